@@ -1,0 +1,175 @@
+"""The model: one scikit-learn Pipeline, thresholds, and a loader that checks provenance.
+
+`build_pipeline()` is the only place the estimator is defined. `Model.predict` turns
+calibrated probabilities into a `Prediction`, applying the per-label thresholds chosen at
+training time and the positive-evidence rule: a recruiter label needs recruiting words.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import joblib
+import numpy as np
+import sklearn
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.feature_extraction import DictVectorizer
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import FeatureUnion, Pipeline
+from sklearn.preprocessing import FunctionTransformer, MaxAbsScaler
+
+from .config import LABELS
+from .features import Features, recruiting_evidence, to_features
+from .message import Message
+
+RECRUITER_LABELS = ("targeted", "referral", "mass")
+UNSURE = "unsure"
+MODEL_FILE = "model.joblib"
+CARD_FILE = "model_card.json"
+SEED = 0
+
+
+class ModelError(RuntimeError):
+    """Raised when the model is missing, unreadable or made by another scikit-learn."""
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """A decision: `label` is one of LABELS or "unsure"; `best` is the top-scoring label."""
+
+    label: str
+    best: str
+    confidence: float
+    scores: dict[str, float] = field(default_factory=dict)
+
+
+def texts(batch: Sequence[Features]) -> list[str]:
+    """Column selector: the normalised texts."""
+    return [f.text for f in batch]
+
+
+def signal_dicts(batch: Sequence[Features]) -> list[dict[str, float]]:
+    """Column selector: the signal dicts."""
+    return [f.signals for f in batch]
+
+
+def build_pipeline(c: float = 4.0) -> Pipeline:
+    """Word and character TF-IDF plus scaled signals → calibrated logistic regression."""
+    features = FeatureUnion([
+        ("words", Pipeline([
+            ("select", FunctionTransformer(texts)),
+            ("tfidf", TfidfVectorizer(ngram_range=(1, 2), min_df=2, max_df=0.9, sublinear_tf=True,
+                                      max_features=40_000, strip_accents="unicode")),
+        ])),
+        ("chars", Pipeline([
+            ("select", FunctionTransformer(texts)),
+            ("tfidf", TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), min_df=3,
+                                      sublinear_tf=True, max_features=40_000)),
+        ])),
+        ("signals", Pipeline([
+            ("select", FunctionTransformer(signal_dicts)),
+            ("vector", DictVectorizer()),
+            ("scale", MaxAbsScaler()),
+        ])),
+    ])
+    classifier = LogisticRegression(C=c, class_weight="balanced", max_iter=3000, random_state=SEED)
+    calibrated = CalibratedClassifierCV(classifier, method="sigmoid", cv=5)
+    return Pipeline([("features", features), ("classify", calibrated)])
+
+
+@dataclass
+class Model:
+    """A fitted pipeline with its label order, thresholds and model card."""
+
+    pipeline: Pipeline
+    thresholds: dict[str, float]
+    card: dict[str, Any]
+
+    @property
+    def labels(self) -> list[str]:
+        return [str(c) for c in self.pipeline.classes_]
+
+    def probabilities(self, messages: Sequence[Message]) -> np.ndarray:
+        """Calibrated class probabilities, one row per message, columns in `labels` order."""
+        return self.pipeline.predict_proba([to_features(m) for m in messages])
+
+    def predict(self, messages: Sequence[Message]) -> list[Prediction]:
+        """One `Prediction` per message."""
+        if not messages:
+            return []
+        rows = self.probabilities(messages)
+        return [self.decide(m, row) for m, row in zip(messages, rows)]
+
+    def decide(self, message: Message, row: np.ndarray) -> Prediction:
+        """Apply the positive-evidence rule and the thresholds to one probability row."""
+        scores = {label: round(float(p), 4) for label, p in zip(self.labels, row)}
+        best = max(scores, key=lambda k: scores[k])
+        confidence = scores[best]
+        if best in RECRUITER_LABELS and recruiting_evidence(message) == 0:
+            return Prediction("other", best, scores.get("other", 0.0), scores)
+        if confidence < self.thresholds.get(best, 0.0):
+            return Prediction(UNSURE, best, confidence, scores)
+        return Prediction(best, best, confidence, scores)
+
+
+def save_model(model: Model, directory: Path) -> None:
+    """Write the model and its card to `directory` (created if needed)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    joblib.dump({"pipeline": model.pipeline, "thresholds": model.thresholds, "card": model.card},
+                directory / MODEL_FILE, compress=3)
+    (directory / CARD_FILE).write_text(json.dumps(model.card, indent=2, sort_keys=True) + "\n")
+
+
+def load_model(directory: Path) -> Model:
+    """Load the model in `directory`, refusing one made by another scikit-learn version."""
+    card_path, model_path = directory / CARD_FILE, directory / MODEL_FILE
+    if not model_path.exists() or not card_path.exists():
+        raise ModelError(f"no model in {directory}: run `make train` (or `triage train`)")
+    try:
+        card = json.loads(card_path.read_text())
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"model card {card_path} is unreadable ({exc}); run `make train`") from None
+    made_with = card.get("versions", {}).get("scikit-learn")
+    if made_with != sklearn.__version__:
+        raise ModelError(f"the model in {directory} was made with scikit-learn {made_with}, this is "
+                         f"{sklearn.__version__}; run `make train` to rebuild it")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            stored = joblib.load(model_path)
+        except Exception as exc:  # noqa: BLE001 - unpickling can fail in many ways
+            raise ModelError(f"model {model_path} could not be loaded ({type(exc).__name__}: "
+                             f"{exc}); run `make train`") from None
+    return Model(stored["pipeline"], stored["thresholds"], stored["card"])
+
+
+def versions() -> dict[str, str]:
+    """Library versions recorded in the model card."""
+    return {"python": sys.version.split()[0], "scikit-learn": sklearn.__version__,
+            "numpy": np.__version__, "joblib": joblib.__version__}
+
+
+def explain(model: Model, message: Message, top: int = 8) -> dict[str, Any]:
+    """The prediction plus the features that pushed the message towards its best label."""
+    prediction = model.predict([message])[0]
+    features = model.pipeline.named_steps["features"]
+    vector = features.transform([to_features(message)])
+    names = features.get_feature_names_out()
+    calibrators = model.pipeline.named_steps["classify"].calibrated_classifiers_
+    coef = np.mean([c.estimator.coef_ for c in calibrators], axis=0)
+    class_index = model.labels.index(prediction.best)
+    contributions = vector.multiply(coef[class_index]).tocsr()
+    row = contributions.toarray().ravel()
+    order = np.argsort(row)
+    pushes = [(str(names[i]), round(float(row[i]), 3)) for i in order[::-1][:top] if row[i] > 0]
+    against = [(str(names[i]), round(float(row[i]), 3)) for i in order[:top] if row[i] < 0]
+    return {"label": prediction.label, "best": prediction.best, "confidence": prediction.confidence,
+            "scores": prediction.scores, "threshold": model.thresholds.get(prediction.best, 0.0),
+            "recruiting_evidence": recruiting_evidence(message),
+            "for": pushes, "against": against, "labels": list(LABELS)}

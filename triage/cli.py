@@ -1,0 +1,411 @@
+"""Command line: argument parsing, logging set-up, and errors turned into exit codes.
+
+Nothing imports this module; it only calls the core.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Callable, Iterator, Sequence
+
+from . import __version__
+from .classifier import ModelError, explain, load_model
+from .config import Config, ConfigError, default_config_path, load_config
+from .ledger import LedgerError, LockBusy, Ledger, account_lock, ledger_path
+from .mailbox import AuthError, FolderError, Mailbox, MailboxError, TLSError
+from .message import ParseError, parse_message
+from .runner import RunOptions, Runner
+from .secrets import SecretError, resolve_secret
+from .training import TrainingError, rollback, stderr_progress, train
+
+log = logging.getLogger("triage")
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_AUTH, EXIT_CONNECTION, EXIT_STATE, EXIT_MODEL, \
+    EXIT_REFUSED = range(8)
+EXIT_CODES = f"""exit codes:
+  {EXIT_OK}  success (also: another run holds the lock, so this one did nothing)
+  {EXIT_FAILED}  some input could not be processed, or an unexpected error
+  {EXIT_USAGE}  bad usage or configuration (the message names the key and the file)
+  {EXIT_AUTH}  the server refused the login, or the password source failed (not retried)
+  {EXIT_CONNECTION}  connection, TLS or timeout error after retries; the next run resumes
+  {EXIT_STATE}  the ledger is corrupt or unreadable (never silently reset)
+  {EXIT_MODEL}  no usable model: run `make train`
+  {EXIT_REFUSED}  training kept the current model because it scores better (use --force)
+"""
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Redactor(logging.Filter):
+    """Replaces every registered secret in log records by '***'."""
+
+    secrets: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.secrets:
+            text = record.getMessage()
+            for secret in self.secrets:
+                text = text.replace(secret, "***")
+            record.msg, record.args = text, None
+        return True
+
+
+def setup_logging(verbosity: int) -> None:
+    """Warnings always; -v: one line per acted-on message; -vv: debug (secrets redacted)."""
+    level = logging.WARNING if verbosity <= 0 else logging.INFO if verbosity == 1 else logging.DEBUG
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(Redactor())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    logging.getLogger("imapclient").setLevel(logging.DEBUG if verbosity >= 3 else logging.WARNING)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `triage` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    setup_logging(args.verbose)
+    try:
+        return int(args.func(args))
+    except ConfigError as exc:
+        return fail(EXIT_USAGE, str(exc))
+    except ModelError as exc:
+        return fail(EXIT_MODEL, str(exc))
+    except LedgerError as exc:
+        return fail(EXIT_STATE, str(exc))
+    except TrainingError as exc:
+        code = EXIT_REFUSED if "--force" in str(exc) else EXIT_USAGE
+        return fail(code, str(exc))
+    except KeyboardInterrupt:
+        return fail(EXIT_FAILED, "interrupted")
+
+
+def fail(code: int, message: str) -> int:
+    print(f"triage: error: {message}", file=sys.stderr)
+    return code
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="triage", formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Sort recruiter mail in an IMAP inbox (targeted, referral, mass, other) and "
+                    "draft polite replies to targeted outreach. Never sends, deletes or marks read.",
+        epilog=EXIT_CODES)
+    parser.add_argument("--version", action="version", version=f"triage {__version__}")
+    parser.set_defaults(func=lambda _: parser.print_help() or EXIT_USAGE, verbose=0)
+    sub = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    def command(name: str, func: Callable[[argparse.Namespace], int], help_text: str,
+                account: bool = False) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, description=help_text, epilog=EXIT_CODES,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+        p.set_defaults(func=func)
+        p.add_argument("-v", "--verbose", action="count", default=0,
+                       help="-v: a line per message; -vv: debug (secrets are redacted)")
+        if account:
+            p.add_argument("--config", type=Path, default=None,
+                           help=f"config file (default: {default_config_path()})")
+            p.add_argument("--account", help="only this account (default: all)")
+        return p
+
+    p = command("run", cmd_run, "Fetch new mail once, classify, label, draft, record; one summary "
+                "line per account.", account=True)
+    p.add_argument("--dry-run", action="store_true", help="show what would happen; change nothing")
+    p.add_argument("-q", "--quiet", action="store_true",
+                   help="print the summary only when something was processed or failed")
+    p = command("watch", cmd_watch, "Stay connected: run, then wait in IMAP IDLE for new mail and "
+                "run again.", account=True)
+    p.add_argument("--interval", type=float, default=600, help="re-check at least this often (s)")
+    p.add_argument("-q", "--quiet", action="store_true", help="summaries only when work was done")
+    p = command("classify", cmd_classify, "Classify .eml files or folders of them (recursive), "
+                "no server needed.")
+    p.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    p.add_argument("--json", action="store_true", help="JSON Lines with scores")
+    p.add_argument("--models", type=Path, default=None, help="model folder (default: models/)")
+    p = command("explain", cmd_explain, "Show why a message gets its label: probabilities and the "
+                "words and signals that pushed it.")
+    p.add_argument("path", type=Path, metavar="FILE.eml")
+    p.add_argument("--models", type=Path, default=None, help="model folder (default: models/)")
+    p = command("train", cmd_train, "Train the model from training_data/ (plus eval_data/ as an "
+                "independent check), gate it against the current one, write models/.")
+    p.add_argument("--data", type=Path, default=REPO_ROOT / "training_data")
+    p.add_argument("--extra", type=Path, action="append", default=[],
+                   help="another folder of <label>/*.eml, e.g. your corrections (repeatable)")
+    p.add_argument("--eval", type=Path, default=REPO_ROOT / "eval_data",
+                   help="independent evaluation set, reported but never trained on")
+    p.add_argument("--models", type=Path, default=REPO_ROOT / "models")
+    p.add_argument("--force", action="store_true", help="replace a model that scores better")
+    p.add_argument("--rollback", action="store_true", help="restore the previous model and stop")
+    p = command("log", cmd_log, "Show recent decisions from the ledger.", account=True)
+    p.add_argument("-n", type=int, default=20, help="how many (default 20)")
+    p = command("drafts", cmd_drafts, "List recent drafted replies.", account=True)
+    p.add_argument("-n", type=int, default=20, help="how many (default 20)")
+    command("doctor", cmd_doctor, "Check config, password source, connection, login, capabilities "
+            "and folders, and say what is wrong.", account=True)
+    p = command("init", cmd_init, "Write a commented config file to start from.")
+    p.add_argument("--config", type=Path, default=None,
+                   help=f"where to write it (default: {default_config_path()})")
+    return parser
+
+
+# -- commands -------------------------------------------------------------------------
+def cmd_run(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    model = load_model(config.model_dir)
+    options = RunOptions(dry_run=args.dry_run)
+    codes = [run_account(config, name, model, options, args.quiet)
+             for name in _account_names(config, args.account)]
+    return max(codes, default=EXIT_OK)
+
+
+def run_account(config: Config, name: str, model: object, options: RunOptions,
+                quiet: bool = False) -> int:
+    """One account: lock, secret, ledger, run; the summary on stdout, errors on stderr."""
+    account = config.account(name)
+    try:
+        with account_lock(config.state_dir, account.name):
+            secret = resolve_secret(account)
+            Redactor.secrets.add(secret)
+            with Ledger(ledger_path(config.state_dir, account.name)) as ledger:
+                runner = Runner(config, account, model, ledger,  # type: ignore[arg-type]
+                                lambda: Mailbox.connect(account, secret), options, print)
+                tally = runner.run()
+    except LockBusy as exc:
+        log.warning("%s", exc)
+        if not quiet:
+            print(f"triage: {account.name}: another run is in progress; nothing done")
+        return EXIT_OK
+    except (SecretError, AuthError) as exc:
+        return fail(EXIT_AUTH, f"{account.name}: {exc}")
+    except FolderError as exc:
+        return fail(EXIT_USAGE, f"{account.name}: {exc}")
+    except (TLSError, MailboxError) as exc:
+        return fail(EXIT_CONNECTION, f"{account.name}: {exc}")
+    if not quiet or tally.processed or tally.failed:
+        print(tally.line())
+    return EXIT_OK
+
+
+def cmd_watch(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    model = load_model(config.model_dir)
+    names = _account_names(config, args.account)
+    account = config.account(names[0])
+    secret = resolve_secret(account)
+    Redactor.secrets.add(secret)
+    while True:
+        for name in names:
+            run_account(config, name, model, RunOptions(), args.quiet)
+        try:
+            mbox = Mailbox.connect(account, secret)
+            try:
+                mbox.select(account.folders[0], readonly=True)
+                mbox.idle_until_news(args.interval)
+            finally:
+                mbox.close()
+        except MailboxError as exc:
+            log.warning("%s; next attempt in 60 s", exc)
+            time.sleep(60)
+
+
+def cmd_classify(args: argparse.Namespace) -> int:
+    model = load_model(args.models or _model_dir_from_default_config())
+    code = EXIT_OK
+    for path in _eml_files(args.paths):
+        try:
+            message = parse_message(path.read_bytes())
+        except (OSError, ParseError) as exc:
+            code = fail(EXIT_FAILED, f"{path}: {exc}")
+            continue
+        p = model.predict([message])[0]
+        if args.json:
+            print(json.dumps({"path": str(path), "label": p.label, "best": p.best,
+                              "confidence": p.confidence, "scores": p.scores}, ensure_ascii=False))
+        else:
+            print(f"{p.label:<9} {p.confidence:.2f}  {path}  {message.subject[:70]}")
+    return code
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    model = load_model(args.models or _model_dir_from_default_config())
+    try:
+        message = parse_message(args.path.read_bytes())
+    except (OSError, ParseError) as exc:
+        return fail(EXIT_FAILED, f"{args.path}: {exc}")
+    why = explain(model, message)
+    print(f"{args.path}: {why['label']} (best {why['best']} {why['confidence']:.2f}, "
+          f"threshold {why['threshold']:.2f})")
+    print("probabilities: " + ", ".join(f"{k} {v:.3f}" for k, v in why["scores"].items()))
+    print(f"recruiting words found: {why['recruiting_evidence']}"
+          + ("" if why["recruiting_evidence"] else " (so no recruiter label)"))
+    print(f"pushed towards {why['best']}: " + ", ".join(f"{_feature(n)} +{w}" for n, w in why["for"]))
+    print(f"pulled away: " + ", ".join(f"{_feature(n)} {w}" for n, w in why["against"]))
+    return EXIT_OK
+
+
+def _feature(name: str) -> str:
+    kind, _, value = name.partition("__")
+    return {"words": f"'{value}'", "chars": f"chars'{value}'"}.get(kind, f"[{value}]")
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    if args.rollback:
+        rollback(args.models)
+        print(f"triage: restored the previous model in {args.models}")
+        return EXIT_OK
+    started = time.monotonic()
+    model = train(args.data, args.models, extra=tuple(args.extra), force=args.force,
+                  independent=args.eval, progress=stderr_progress)
+    held = model.card["held_out"]
+    line = (f"triage: trained on {sum(c['train'] for c in model.card['counts'].values())} messages; "
+            f"held-out macro-F1 {held['macro_f1']:.4f} on {held['count']}")
+    if "independent" in model.card:
+        line += f"; independent macro-F1 {model.card['independent']['macro_f1']:.4f}"
+    print(f"{line}; thresholds {model.thresholds}; {time.monotonic() - started:.0f} s; "
+          f"report: {args.models / 'report.md'}")
+    return EXIT_OK
+
+
+def cmd_log(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    for name in _account_names(config, args.account):
+        with Ledger(ledger_path(config.state_dir, name)) as ledger:
+            for d in ledger.decisions(args.n):
+                confidence = f"{d.confidence:.2f}" if d.confidence is not None else "  - "
+                label = d.label or d.status
+                print(f"{name}  {d.folder} UID {d.uid:<6} {label:<9} {confidence}  "
+                      f"{d.subject[:50]!r}  {d.sender}" + (f"  [{d.note}]" if d.note else ""))
+    return EXIT_OK
+
+
+def cmd_drafts(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    for name in _account_names(config, args.account):
+        with Ledger(ledger_path(config.state_dir, name)) as ledger:
+            for d in ledger.drafts(args.n):
+                when = time.strftime("%Y-%m-%d %H:%M", time.localtime(d.created_at))
+                print(f"{when}  {d.label:<8} to {d.recruiter} ({d.company or 'company unknown'})  "
+                      f"re {d.source_subject[:60]!r}  in {d.folder}")
+    return EXIT_OK
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    print(f"ok   config {config.path}")
+    try:
+        load_model(config.model_dir)
+        print(f"ok   model {config.model_dir}")
+    except ModelError as exc:
+        print(f"FAIL model: {exc}")
+    worst = EXIT_OK
+    for name in _account_names(config, args.account):
+        worst = max(worst, _doctor_account(config, name))
+    return worst
+
+
+def _doctor_account(config: Config, name: str) -> int:
+    account = config.account(name)
+    try:
+        secret = resolve_secret(account)
+        Redactor.secrets.add(secret)
+        print(f"ok   {name}: password source")
+        mbox = Mailbox.connect(account, secret)
+    except (SecretError, AuthError) as exc:
+        print(f"FAIL {name}: {exc}")
+        return EXIT_AUTH
+    except MailboxError as exc:
+        print(f"FAIL {name}: {exc}")
+        return EXIT_CONNECTION
+    try:
+        print(f"ok   {name}: connected to {account.host}:{account.port} ({account.security}), "
+              "logged in")
+        for cap in ("IDLE", "MOVE", "UIDPLUS", "SPECIAL-USE"):
+            print(f"{'ok  ' if mbox.has(cap) else 'note'} {name}: {cap} "
+                  f"{'offered' if mbox.has(cap) else 'not offered'}")
+        for folder in account.folders:
+            state = mbox.select(folder, readonly=True)
+            print(f"ok   {name}: {folder} (UIDVALIDITY {state.uidvalidity}); keywords "
+                  f"{'allowed' if state.keywords_allowed else 'NOT allowed: ledger only'}")
+        print(f"ok   {name}: drafts go to {mbox.drafts_folder(account.drafts_folder)!r}")
+    except MailboxError as exc:
+        print(f"FAIL {name}: {exc}")
+        return EXIT_USAGE if isinstance(exc, FolderError) else EXIT_CONNECTION
+    finally:
+        mbox.close()
+    return EXIT_OK
+
+
+SAMPLE_CONFIG = '''# triage configuration. Secrets never go in this file.
+
+[[accounts]]
+name = "work"
+host = "imap.example.com"
+port = 993
+security = "tls"              # tls (default) | starttls | plain (loopback only)
+username = "me@example.com"
+password_env = "TRIAGE_PASSWORD"     # or: password_command = "pass show mail"
+                                     # or: password_file = "~/.config/triage/password" (chmod 600)
+folders = ["INBOX"]
+# ca_file = "/path/to/self-signed.pem"   # trust a self-signed server
+# drafts_folder = "Drafts"               # used when the server marks no \\Drafts folder
+# first_run_days = 14                    # the first run looks this far back, no further
+
+[me]
+name = "Dana Smith"
+email = "me@example.com"
+stance = "selective"          # open | selective | not-looking
+phone = "+1 555 0100"
+availability = "weekdays 12:00-14:00 or after 17:00"
+# signature = """Best,
+# Dana"""
+
+[drafts]
+labels = ["targeted"]         # add "referral" to draft replies to referral requests too
+
+# [labels.mass]
+# keyword = "triage-mass"
+# move_to = "Recruiting/Bulk"  # a folder that exists; triage never creates folders
+
+# [state]
+# dir = "~/.local/state/triage"
+'''
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    path = args.config or default_config_path()
+    if path.exists():
+        return fail(EXIT_USAGE, f"{path} already exists; edit it, or pass --config NEW_PATH")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(SAMPLE_CONFIG)
+    print(f"triage: wrote {path}; edit it, then run `triage doctor`")
+    return EXIT_OK
+
+
+# -- helpers ----------------------------------------------------------------------------
+def _account_names(config: Config, only: str | None) -> list[str]:
+    return [config.account(only).name] if only else [a.name for a in config.accounts]
+
+
+def _model_dir_from_default_config() -> Path:
+    try:
+        return load_config().model_dir
+    except ConfigError:
+        return REPO_ROOT / "models"
+
+
+def _eml_files(paths: list[Path]) -> Iterator[Path]:
+    for path in paths:
+        if path.is_dir():
+            yield from sorted(p for p in path.rglob("*.eml") if p.is_file())
+        else:
+            yield path
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

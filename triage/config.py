@@ -1,0 +1,291 @@
+"""TOML config → frozen dataclasses, validated at the edge with errors that name key and file."""
+
+from __future__ import annotations
+
+import ipaddress
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+LABELS = ("targeted", "referral", "mass", "other")
+STANCES = ("open", "selective", "not-looking")
+SECURITY_MODES = ("tls", "starttls", "plain")
+AUTH_MODES = ("password", "xoauth2", "oauthbearer")
+APP = "triage"
+
+
+class ConfigError(ValueError):
+    """Raised when the config file is missing, unreadable or holds an invalid value."""
+
+
+@dataclass(frozen=True)
+class LabelAction:
+    """What to do on the server with a message of one label: a keyword and/or a move."""
+
+    keyword: str | None
+    move_to: str | None = None
+
+
+@dataclass(frozen=True)
+class Account:
+    """One IMAP account. Secrets are referenced (env, command, file, keyring), never held."""
+
+    name: str
+    host: str
+    username: str
+    port: int = 993
+    security: str = "tls"
+    auth: str = "password"
+    password_env: str | None = None
+    password_command: str | None = None
+    password_file: str | None = None
+    keyring: bool = False
+    ca_file: str | None = None
+    folders: tuple[str, ...] = ("INBOX",)
+    drafts_folder: str | None = None
+    connect_timeout: float = 15.0
+    read_timeout: float = 120.0
+    batch_size: int = 100
+    max_message_bytes: int = 2_000_000
+    first_run_days: int = 14
+
+
+@dataclass(frozen=True)
+class Me:
+    """The user: identity for drafts and the profile the reply templates use."""
+
+    name: str
+    email: str
+    stance: str = "selective"
+    phone: str = ""
+    availability: str = ""
+    signature: str = ""
+
+
+@dataclass(frozen=True)
+class Drafts:
+    """Which labels get a drafted reply (`targeted` on, `referral` opt-in)."""
+
+    labels: tuple[str, ...] = ("targeted",)
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole validated configuration."""
+
+    path: Path
+    accounts: tuple[Account, ...]
+    me: Me
+    state_dir: Path
+    model_dir: Path
+    template_dir: Path
+    actions: dict[str, LabelAction] = field(default_factory=dict)
+    drafts: Drafts = Drafts()
+
+    def account(self, name: str | None) -> Account:
+        """The named account, or the first one when `name` is None."""
+        if name is None:
+            return self.accounts[0]
+        for account in self.accounts:
+            if account.name == name:
+                return account
+        known = ", ".join(a.name for a in self.accounts)
+        raise ConfigError(f"no account named {name!r} in {self.path} (known: {known})")
+
+
+def default_config_path() -> Path:
+    """`~/.config/triage/config.toml` on Linux, the platform's equivalent elsewhere."""
+    return Path(platformdirs.user_config_dir(APP)) / "config.toml"
+
+
+def default_model_dir() -> Path:
+    """`models/` of the source checkout this package runs from."""
+    return Path(__file__).resolve().parent.parent / "models"
+
+
+def load_config(path: Path | None = None) -> Config:
+    """Read and validate the config file at `path` (default: the platform config dir)."""
+    path = path or default_config_path()
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist; create it with `triage init`") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+    return parse_config(data, path)
+
+
+def parse_config(data: dict[str, Any], path: Path) -> Config:
+    """Validate a decoded TOML document."""
+    where = _Where(path)
+    raw_accounts = data.get("accounts")
+    if not isinstance(raw_accounts, list) or not raw_accounts:
+        raise ConfigError(f"[[accounts]] is missing in {path}: add at least one account")
+    accounts = tuple(_account(a, where.at(f"accounts[{i}]")) for i, a in enumerate(raw_accounts))
+    names = [a.name for a in accounts]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"accounts[].name must be unique in {path}; got {names}")
+    state = _table(data, "state", where)
+    paths = _table(data, "paths", where)
+    config_dir = path.parent
+    return Config(
+        path=path,
+        accounts=accounts,
+        me=_me(_table(data, "me", where), where.at("me")),
+        state_dir=Path(state.get("dir") or platformdirs.user_state_dir(APP)).expanduser(),
+        model_dir=Path(paths.get("models") or default_model_dir()).expanduser(),
+        template_dir=Path(paths.get("templates") or config_dir / "templates").expanduser(),
+        actions=_actions(_table(data, "labels", where), where.at("labels")),
+        drafts=_drafts(_table(data, "drafts", where), where.at("drafts")),
+    )
+
+
+class _Where:
+    """Names a key and the file it came from in error messages."""
+
+    def __init__(self, path: Path, prefix: str = "") -> None:
+        self.path, self.prefix = path, prefix
+
+    def at(self, key: str) -> _Where:
+        return _Where(self.path, f"{self.prefix}{key}.")
+
+    def error(self, key: str, problem: str) -> ConfigError:
+        return ConfigError(f"{self.prefix}{key} {problem} in {self.path}")
+
+
+def _table(data: dict[str, Any], key: str, where: _Where) -> dict[str, Any]:
+    value = data.get(key, {})
+    if not isinstance(value, dict):
+        raise where.error(key, "must be a table")
+    return value
+
+
+def _get(data: dict[str, Any], key: str, kind: type, where: _Where, default: Any = None) -> Any:
+    value = data.get(key, default)
+    if value is None:
+        return None
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise where.error(key, f"must be a {kind.__name__}, got {value!r}")
+    return value
+
+
+def _required(data: dict[str, Any], key: str, where: _Where) -> str:
+    value = _get(data, key, str, where)
+    if not value:
+        raise where.error(key, "is missing")
+    return value
+
+
+def _account(data: Any, where: _Where) -> Account:
+    if not isinstance(data, dict):
+        raise where.error("", "must be a table")
+    for secret_key in ("password", "token"):
+        if secret_key in data:
+            raise where.error(secret_key, "must not hold a secret in clear; use password_env, "
+                              "password_command, password_file or keyring")
+    host = _required(data, "host", where)
+    security = _get(data, "security", str, where, "tls")
+    if security not in SECURITY_MODES:
+        raise where.error("security", f"must be one of {', '.join(SECURITY_MODES)}, got {security!r}")
+    if security == "plain" and not is_loopback(host):
+        raise where.error("security", f"= \"plain\" is refused for non-loopback host {host!r}; "
+                          "use \"tls\" or \"starttls\"")
+    auth = _get(data, "auth", str, where, "password")
+    if auth not in AUTH_MODES:
+        raise where.error("auth", f"must be one of {', '.join(AUTH_MODES)}, got {auth!r}")
+    folders = _get(data, "folders", list, where, ["INBOX"])
+    if not folders or not all(isinstance(f, str) and f for f in folders):
+        raise where.error("folders", f"must be a non-empty list of folder names, got {folders!r}")
+    sources = [k for k in ("password_env", "password_command", "password_file") if data.get(k)]
+    if not sources and not data.get("keyring"):
+        raise where.error("password_env", "is missing: set one of password_env, password_command, "
+                          "password_file or keyring = true")
+    default_port = {"tls": 993, "starttls": 143, "plain": 143}[security]
+    port = _get(data, "port", int, where, default_port)
+    if not 0 < port < 65536:
+        raise where.error("port", f"must be 1-65535, got {port}")
+    return Account(
+        name=_get(data, "name", str, where) or _required(data, "username", where),
+        host=host,
+        username=_required(data, "username", where),
+        port=port,
+        security=security,
+        auth=auth,
+        password_env=_get(data, "password_env", str, where),
+        password_command=_get(data, "password_command", str, where),
+        password_file=_get(data, "password_file", str, where),
+        keyring=bool(_get(data, "keyring", bool, where, False)),
+        ca_file=_get(data, "ca_file", str, where),
+        folders=tuple(folders),
+        drafts_folder=_get(data, "drafts_folder", str, where),
+        connect_timeout=_positive(data, "connect_timeout", 15.0, where),
+        read_timeout=_positive(data, "read_timeout", 120.0, where),
+        batch_size=int(_positive(data, "batch_size", 100, where)),
+        max_message_bytes=int(_positive(data, "max_message_bytes", 2_000_000, where)),
+        first_run_days=int(_positive(data, "first_run_days", 14, where)),
+    )
+
+
+def _positive(data: dict[str, Any], key: str, default: float, where: _Where) -> float:
+    value = _get(data, key, float if isinstance(default, float) else int, where, default)
+    if value <= 0:
+        raise where.error(key, f"must be positive, got {value}")
+    return value
+
+
+def _me(data: dict[str, Any], where: _Where) -> Me:
+    stance = _get(data, "stance", str, where, "selective")
+    if stance not in STANCES:
+        raise where.error("stance", f"must be one of {', '.join(STANCES)}, got {stance!r}")
+    return Me(
+        name=_required(data, "name", where),
+        email=_required(data, "email", where),
+        stance=stance,
+        phone=_get(data, "phone", str, where, ""),
+        availability=_get(data, "availability", str, where, ""),
+        signature=_get(data, "signature", str, where, ""),
+    )
+
+
+def _actions(data: dict[str, Any], where: _Where) -> dict[str, LabelAction]:
+    actions = {label: LabelAction(keyword=f"triage-{label}") for label in (*LABELS, "unsure")}
+    for label, spec in data.items():
+        if label not in actions:
+            raise where.error(label, f"is not a label; use one of {', '.join(actions)}")
+        if not isinstance(spec, dict):
+            raise where.at(label).error("", "must be a table with keyword and/or move_to")
+        keyword = _get(spec, "keyword", str, where.at(label), f"triage-{label}")
+        if keyword and not _is_atom(keyword):
+            raise where.at(label).error("keyword", f"must be an IMAP atom (no spaces, parentheses, "
+                                        f"quotes or backslashes), got {keyword!r}")
+        actions[label] = LabelAction(keyword=keyword or None,
+                                     move_to=_get(spec, "move_to", str, where.at(label)))
+    return actions
+
+
+def _drafts(data: dict[str, Any], where: _Where) -> Drafts:
+    labels = _get(data, "labels", list, where, ["targeted"])
+    for label in labels:
+        if label not in ("targeted", "referral"):
+            raise where.error("labels", f"may hold only \"targeted\" and \"referral\", got {label!r}")
+    return Drafts(labels=tuple(labels), enabled=bool(_get(data, "enabled", bool, where, True)))
+
+
+def _is_atom(word: str) -> bool:
+    return bool(word) and not any(c in word for c in ' (){%*"\\]') and word.isprintable()
+
+
+def is_loopback(host: str) -> bool:
+    """True for localhost and loopback addresses (127.0.0.0/8, ::1)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -1,0 +1,141 @@
+"""Message → model features: normalised text plus header and structure signals.
+
+One function, `to_features`, feeds both training and prediction, so the two can never
+drift apart. Pure: no I/O, no model.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+from .message import Message
+
+MAX_FEATURE_CHARS = 4000
+
+FREEMAIL = frozenset("""gmail.com googlemail.com outlook.com hotmail.com live.com yahoo.com
+yahoo.co.uk icloud.com me.com aol.com gmx.de gmx.net web.de proton.me protonmail.com mail.com
+yandex.ru t-online.de orange.fr free.fr laposte.net libero.it hotmail.fr outlook.de
+zoho.com fastmail.com""".split())
+
+_GENERIC_GREETING = re.compile(
+    r"\b(dear|hello|hi|hey|greetings)[ ,]+(candidate|applicant|job ?seeker|sir|madam|sir/madam|"
+    r"all|friend|professional|team|there|everyone|colleague|member|user|customer|jobseeker)s?\b"
+    r"|\bto whom it may concern\b|\bdear (valued|future|potential)\b", re.I)
+_REFERRAL = re.compile(
+    r"\b(know (of )?(anyone|anybody|someone|somebody|people)|who (do )?you know|refer(ral|ring|red)?s?|"
+    r"recommend (someone|anyone|a|people|candidates)|pass (this|it|the role|the description) "
+    r"(along|on)|forward (this|it|the)|your network|point me (to|towards|in)|"
+    r"introduc(e|tion) (me|us)|former colleagues|(empfehlen|weiterempfehlen|recommander|"
+    r"recomendar|aanbevelen|conosci|kennen sie|connaissez|conoces))\b", re.I)
+_RECRUITING = re.compile(
+    r"\b(recruit\w*|hiring|hire|role|roles|position|positions|opportunit\w+|candidate\w*|"
+    r"vacanc\w+|job|jobs|career\w*|salary|compensation|interview\w*|resume|cv|talent|"
+    r"headhunt\w*|search firm|openings?|apply|applicants?|employer|contract-to-hire|"
+    r"stelle\w*|bewerb\w*|poste|postes|candidat\w*|recrut\w*|emploi|vacante|puesto|empleo|"
+    r"vacature\w*|functie|vaga|vagas|oferta|offre|lavoro|posizione|selezione)\b", re.I)
+_YOUR_BACKGROUND = re.compile(
+    r"\b(your (background|experience|profile|work|talk|paper|article|research|project|"
+    r"expertise|career|track record|post|repo|publication|team at|time at|role at|"
+    r"leadership|thesis)|i (came across|read|saw|noticed|enjoyed|was impressed))\b", re.I)
+_SCAM = re.compile(
+    r"\b(bank (details|account)|processing fee|registration fee|training fee|upfront|"
+    r"no experience (needed|required)|work from home|reship\w*|package (handler|inspector)|"
+    r"(per|a) (week|day)|whatsapp|telegram|cheque|check deposit|crypto)\b", re.I)
+_BULK_TEXT = re.compile(
+    r"\b(unsubscribe|job alert|jobs? matching|new jobs|manage (your )?(alerts|preferences)|"
+    r"email preferences|view (this|in) (email|browser)|you are receiving|opt.out)\b", re.I)
+_URL = re.compile(r"https?://\S+|www\.\S+", re.I)
+_EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(\.[\w-]+)+\b")
+_DIGITS = re.compile(r"\d+")
+_QUOTED = re.compile(r"^\s*>.*$", re.M)
+_REPLY_PREFIX = re.compile(r"^\s*(re|aw|sv|antw|réf|ref|rif|vs)\s*:", re.I)
+
+
+@dataclass(frozen=True)
+class Features:
+    """What the model sees: normalised text and a dict of numeric signals."""
+
+    text: str
+    signals: dict[str, float]
+
+
+def to_features(message: Message) -> Features:
+    """Normalised subject + body text and the signals computed from headers and structure."""
+    body = _strip_quotes(message.text)[:MAX_FEATURE_CHARS]
+    first_name = recipient_first_name(message)
+    text = normalise_text(f"{message.subject}\n{message.subject}\n{body}", first_name)
+    return Features(text=text, signals=signals(message, body, first_name))
+
+
+def normalise_text(text: str, first_name: str = "") -> str:
+    """Lower-case; URLs, addresses, numbers and the recipient's name become tokens."""
+    text = _URL.sub(" urltoken ", text)
+    text = _EMAIL.sub(" emailtoken ", text)
+    if first_name:
+        text = re.sub(rf"\b{re.escape(first_name)}\b", " recipientname ", text, flags=re.I)
+    return _DIGITS.sub("0", text.lower())
+
+
+def recipient_first_name(message: Message) -> str:
+    """The first To recipient's first name, from the display name or address, or ''."""
+    if not message.to:
+        return ""
+    first = message.to[0]
+    if first.name and "@" not in first.name:
+        name = first.name.replace(",", " ").split()
+        if "," in first.name and len(name) > 1:  # "Smith, Dana"
+            return _plausible_name(name[1])
+        return _plausible_name(name[0]) if name else ""
+    local = first.email.split("@")[0]
+    return _plausible_name(re.split(r"[._-]", local)[0])
+
+
+def _plausible_name(word: str) -> str:
+    word = word.strip("'\"()<>")
+    return word if len(word) >= 2 and word.isalpha() else ""
+
+
+def signals(message: Message, body: str, first_name: str) -> dict[str, float]:
+    """Header and structure signals, each a small number the model can weigh."""
+    opening = body[:300]
+    sender_domain = message.sender.email.rsplit("@", 1)[-1] if message.sender else ""
+    to_names = " ".join(a.name.lower() + " " + a.email for a in message.to)
+    return {
+        "recipients_log": math.log1p(message.recipient_count),
+        "single_recipient": float(message.recipient_count == 1),
+        "undisclosed": float(not message.to or "undisclosed" in to_names),
+        "list_unsubscribe": float(message.list_unsubscribe),
+        "list_id": float(bool(message.list_id)),
+        "precedence_bulk": float(message.precedence in ("bulk", "list", "junk")),
+        "auto_submitted": float(message.auto_submitted not in ("", "no")),
+        "greets_recipient": float(bool(first_name) and _mentions(opening, first_name)),
+        "names_recipient": float(bool(first_name) and _mentions(body, first_name)),
+        "generic_greeting": float(bool(_GENERIC_GREETING.search(opening))),
+        "links_log": math.log1p(message.link_count),
+        "html_only": float(message.html_only),
+        "length_log": math.log1p(len(body)) / 10,
+        "is_reply": float(bool(message.in_reply_to or _REPLY_PREFIX.match(message.subject))),
+        "quoted_lines_log": math.log1p(len(_QUOTED.findall(message.text))),
+        "referral_phrases": min(len(_REFERRAL.findall(body)), 5) / 5,
+        "recruiting_terms": min(len(_RECRUITING.findall(body + " " + message.subject)), 10) / 10,
+        "your_background": min(len(_YOUR_BACKGROUND.findall(body)), 4) / 4,
+        "scam_phrases": min(len(_SCAM.findall(body)), 4) / 4,
+        "bulk_phrases": min(len(_BULK_TEXT.findall(body)), 4) / 4,
+        "freemail_sender": float(sender_domain in FREEMAIL),
+        "attachments": float(message.attachment_count > 0),
+    }
+
+
+def recruiting_evidence(message: Message) -> int:
+    """How many recruiting words the subject and body hold; 0 means no positive evidence."""
+    return len(_RECRUITING.findall(message.subject + " " + _strip_quotes(message.text)))
+
+
+def _mentions(text: str, name: str) -> bool:
+    return re.search(rf"\b{re.escape(name)}\b", text, re.I) is not None
+
+
+def _strip_quotes(text: str) -> str:
+    return _QUOTED.sub("", text)

@@ -1,0 +1,250 @@
+"""Local state in SQLite: per-folder watermarks, per-message decisions, drafts; and the run lock.
+
+One ledger file and one lock per account, created 0600 inside a 0700 directory. Every
+write is a committed transaction (SQLite's journal makes it atomic), and a ledger that is
+not a valid database is reported, never silently replaced: starting over from UID 1
+would re-draft every message.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import re
+import sqlite3
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+SCHEMA_VERSION = 1
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS folders (
+    folder TEXT NOT NULL, uidvalidity INTEGER NOT NULL, last_uid INTEGER NOT NULL,
+    since TEXT NOT NULL, updated_at REAL NOT NULL, PRIMARY KEY (folder, uidvalidity));
+CREATE TABLE IF NOT EXISTS messages (
+    folder TEXT NOT NULL, uidvalidity INTEGER NOT NULL, uid INTEGER NOT NULL,
+    fingerprint TEXT NOT NULL, message_id TEXT NOT NULL, subject TEXT NOT NULL,
+    sender TEXT NOT NULL, label TEXT, best TEXT, confidence REAL, status TEXT NOT NULL,
+    note TEXT NOT NULL DEFAULT '', attempts INTEGER NOT NULL DEFAULT 1, decided_at REAL NOT NULL,
+    PRIMARY KEY (folder, uidvalidity, uid));
+CREATE INDEX IF NOT EXISTS messages_fingerprint ON messages (fingerprint);
+CREATE TABLE IF NOT EXISTS drafts (
+    draft_message_id TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, folder TEXT NOT NULL,
+    draft_uid INTEGER, source_subject TEXT NOT NULL, recruiter TEXT NOT NULL,
+    company TEXT NOT NULL, label TEXT NOT NULL, created_at REAL NOT NULL);
+"""
+DONE, FAILED, GAVE_UP = "done", "failed", "gave-up"
+MAX_ATTEMPTS = 3
+
+
+class LedgerError(RuntimeError):
+    """Raised when the ledger file is corrupt, truncated, or from a newer triage."""
+
+
+class LockBusy(RuntimeError):
+    """Raised when another run holds this account's lock."""
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One message's outcome as recorded: a label for `done`, a reason for `failed`."""
+
+    folder: str
+    uidvalidity: int
+    uid: int
+    fingerprint: str
+    message_id: str
+    subject: str
+    sender: str
+    label: str | None
+    best: str | None
+    confidence: float | None
+    status: str
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class DraftRecord:
+    """A draft triage appended (or found already present) for a source message."""
+
+    draft_message_id: str
+    fingerprint: str
+    folder: str
+    draft_uid: int | None
+    source_subject: str
+    recruiter: str
+    company: str
+    label: str
+    created_at: float = 0.0
+
+
+def safe_name(account: str) -> str:
+    """An account name usable as a file name."""
+    return re.sub(r"[^A-Za-z0-9_.@-]", "_", account) or "account"
+
+
+def ensure_private_dir(path: Path) -> None:
+    """Create `path` (and parents) with mode 0700 for the last component."""
+    path.mkdir(parents=True, exist_ok=True)
+    os.chmod(path, 0o700)
+
+
+class Ledger:
+    """The state of one account. Use as a context manager or call close()."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        ensure_private_dir(path.parent)
+        if not path.exists():
+            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+        self.db = sqlite3.connect(path, isolation_level=None, timeout=30)
+        self._check_and_migrate()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.db.close()
+
+    def _check_and_migrate(self) -> None:
+        try:
+            self.db.execute("PRAGMA synchronous = FULL")
+            ok = self.db.execute("PRAGMA quick_check").fetchone()[0]
+            if ok != "ok":
+                raise sqlite3.DatabaseError(ok)
+            self.db.executescript(SCHEMA)
+            version = self.db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+        except sqlite3.DatabaseError as exc:
+            self.db.close()
+            raise LedgerError(f"ledger {self.path} is corrupt or truncated ({exc}); restore it from a "
+                              "backup, or move it aside to start afresh (server keywords then keep "
+                              "labelled mail from being processed again)") from None
+        if version is None:
+            self.db.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+        elif int(version[0]) > SCHEMA_VERSION:
+            raise LedgerError(f"ledger {self.path} was written by a newer triage (schema "
+                              f"{version[0]}); upgrade triage")
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """All writes inside commit together or not at all."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    # -- watermarks -------------------------------------------------------------------
+    def watermark(self, folder: str, uidvalidity: int) -> int | None:
+        """The last UID fully processed in this folder incarnation, or None if never seen."""
+        row = self.db.execute("SELECT last_uid FROM folders WHERE folder = ? AND uidvalidity = ?",
+                              (folder, uidvalidity)).fetchone()
+        return None if row is None else int(row[0])
+
+    def since(self, folder: str) -> str | None:
+        """The baseline date (YYYY-MM-DD) of the first run on this folder, any UIDVALIDITY."""
+        row = self.db.execute("SELECT since FROM folders WHERE folder = ? ORDER BY updated_at "
+                              "LIMIT 1", (folder,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def known_validities(self, folder: str) -> list[int]:
+        return [int(r[0]) for r in self.db.execute(
+            "SELECT uidvalidity FROM folders WHERE folder = ?", (folder,))]
+
+    def set_watermark(self, folder: str, uidvalidity: int, last_uid: int, since: str) -> None:
+        self.db.execute(
+            "INSERT INTO folders VALUES (?, ?, ?, ?, ?) ON CONFLICT (folder, uidvalidity) DO UPDATE "
+            "SET last_uid = max(last_uid, excluded.last_uid), updated_at = excluded.updated_at",
+            (folder, uidvalidity, last_uid, since, time.time()))
+
+    # -- decisions --------------------------------------------------------------------
+    def record(self, decision: Decision) -> None:
+        """Insert or update a decision; a repeated failure increments its attempt counter."""
+        self.db.execute(
+            "INSERT INTO messages VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?) "
+            "ON CONFLICT (folder, uidvalidity, uid) DO UPDATE SET label = excluded.label, "
+            "best = excluded.best, confidence = excluded.confidence, note = excluded.note, "
+            "status = CASE WHEN excluded.status = 'failed' AND messages.attempts + 1 >= ? "
+            "THEN 'gave-up' ELSE excluded.status END, "
+            "attempts = messages.attempts + 1, decided_at = excluded.decided_at",
+            (decision.folder, decision.uidvalidity, decision.uid, decision.fingerprint,
+             decision.message_id, decision.subject, decision.sender, decision.label, decision.best,
+             decision.confidence, decision.status, decision.note, time.time(), MAX_ATTEMPTS))
+
+    def settled_uids(self, folder: str, uidvalidity: int) -> set[int]:
+        """UIDs that need no more work: done, or failed too often."""
+        return {int(r[0]) for r in self.db.execute(
+            "SELECT uid FROM messages WHERE folder = ? AND uidvalidity = ? AND status IN (?, ?)",
+            (folder, uidvalidity, DONE, GAVE_UP))}
+
+    def done_fingerprints(self, fingerprints: list[str]) -> dict[str, str | None]:
+        """Of these fingerprints, those already decided (any folder incarnation) → label."""
+        found: dict[str, str | None] = {}
+        for start in range(0, len(fingerprints), 500):
+            chunk = fingerprints[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            for fp, label in self.db.execute(
+                    f"SELECT fingerprint, label FROM messages WHERE status = 'done' AND "
+                    f"fingerprint IN ({marks})", chunk):
+                found[fp] = label
+        return found
+
+    def decisions(self, limit: int = 50) -> list[Decision]:
+        """The most recent decisions, newest first."""
+        rows = self.db.execute(
+            "SELECT folder, uidvalidity, uid, fingerprint, message_id, subject, sender, label, best, "
+            "confidence, status, note FROM messages ORDER BY decided_at DESC, uid DESC LIMIT ?",
+            (limit,))
+        return [Decision(*row) for row in rows]
+
+    def count(self, status: str | None = None) -> int:
+        if status is None:
+            return int(self.db.execute("SELECT count(*) FROM messages").fetchone()[0])
+        return int(self.db.execute("SELECT count(*) FROM messages WHERE status = ?",
+                                   (status,)).fetchone()[0])
+
+    # -- drafts -----------------------------------------------------------------------
+    def draft_for(self, draft_message_id: str) -> DraftRecord | None:
+        row = self.db.execute("SELECT * FROM drafts WHERE draft_message_id = ?",
+                              (draft_message_id,)).fetchone()
+        return None if row is None else DraftRecord(*row)
+
+    def record_draft(self, draft: DraftRecord) -> None:
+        self.db.execute("INSERT OR IGNORE INTO drafts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        (draft.draft_message_id, draft.fingerprint, draft.folder, draft.draft_uid,
+                         draft.source_subject, draft.recruiter, draft.company, draft.label,
+                         time.time()))
+
+    def drafts(self, limit: int = 20) -> list[DraftRecord]:
+        rows = self.db.execute("SELECT * FROM drafts ORDER BY created_at DESC LIMIT ?", (limit,))
+        return [DraftRecord(*row) for row in rows]
+
+
+@contextmanager
+def account_lock(state_dir: Path, account: str) -> Iterator[None]:
+    """Hold this account's non-blocking run lock, or raise LockBusy."""
+    ensure_private_dir(state_dir)
+    path = state_dir / f"{safe_name(account)}.lock"
+    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise LockBusy(f"another triage run holds {path}; this one does nothing") from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        yield
+    finally:
+        os.close(fd)
+
+
+def ledger_path(state_dir: Path, account: str) -> Path:
+    return state_dir / f"{safe_name(account)}.sqlite"

@@ -1,0 +1,307 @@
+"""The only module that speaks IMAP: connect, find new mail, fetch, label, move, draft, idle.
+
+Wraps IMAPClient and turns its many exception types into three of ours: `AuthError`
+(never retried), `FolderError` (a configuration problem) and `MailboxError` (the
+connection broke or timed out: retry on a new connection).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import imaplib
+import logging
+import re
+import socket
+import ssl
+from dataclasses import dataclass
+from typing import Iterator, Sequence
+
+from imapclient import IMAPClient, SocketTimeout
+from imapclient.exceptions import IMAPClientError, LoginError
+from imapclient.response_types import SearchIds
+
+from .config import Account
+
+log = logging.getLogger(__name__)
+
+CHUNK = 200  # UIDs per FETCH/STORE command, keeps lines far below server limits
+DRAFT_FOLDER_NAMES = ("Drafts", "INBOX.Drafts", "INBOX/Drafts", "Draft", "[Gmail]/Drafts",
+                      "Entwürfe", "Brouillons", "Borradores", "Concepten")
+_APPENDUID = re.compile(rb"APPENDUID (\d+) (\d+)")
+
+
+class MailboxError(RuntimeError):
+    """Raised when the connection fails, times out or the server breaks protocol (transient)."""
+
+
+class AuthError(MailboxError):
+    """Raised when the server refuses the credentials (never retried)."""
+
+
+class TLSError(MailboxError):
+    """Raised when TLS cannot be established or verified (a setup problem, never retried)."""
+
+
+class FolderError(MailboxError):
+    """Raised when a folder is missing or cannot be used (a configuration problem)."""
+
+
+@dataclass(frozen=True)
+class FolderState:
+    """What SELECT told us about a folder."""
+
+    name: str
+    uidvalidity: int
+    uidnext: int
+    keywords_allowed: bool
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """One fetched message: raw bytes (maybe only the first part), size and flags."""
+
+    uid: int
+    raw: bytes
+    size: int
+    flags: tuple[str, ...]
+    truncated: bool
+
+
+def chunks(uids: Sequence[int], size: int = CHUNK) -> Iterator[list[int]]:
+    """Consecutive slices of at most `size` UIDs, as lists of ints (imapclient #666)."""
+    for start in range(0, len(uids), size):
+        yield [int(u) for u in uids[start:start + size]]
+
+
+def tls_context(account: Account) -> ssl.SSLContext:
+    """A verifying context; `ca_file` adds a trusted CA (e.g. a self-signed server's cert)."""
+    return ssl.create_default_context(cafile=account.ca_file)
+
+
+class Mailbox:
+    """One logged-in IMAP connection. `client` is the seam tests swap."""
+
+    def __init__(self, client: IMAPClient) -> None:
+        self.client = client
+        self.selected: str | None = None
+
+    @classmethod
+    def connect(cls, account: Account, secret: str) -> Mailbox:
+        """Connect, secure (TLS or mandatory STARTTLS) and log in; raise our errors only."""
+        with _translated(f"connecting to {account.host}:{account.port}"):
+            client = IMAPClient(account.host, port=account.port, ssl=account.security == "tls",
+                                ssl_context=tls_context(account),
+                                timeout=SocketTimeout(connect=account.connect_timeout,
+                                                      read=account.read_timeout))
+        try:
+            if account.security == "starttls":
+                _starttls(client, account)
+            _login(client, account, secret)
+        except BaseException:
+            _close_quietly(client)
+            raise
+        return cls(client)
+
+    def close(self) -> None:
+        """Log out, ignoring a connection that is already gone."""
+        _close_quietly(self.client)
+
+    def has(self, capability: str) -> bool:
+        with _translated("reading capabilities"):
+            return bool(self.client.has_capability(capability))
+
+    # -- reading ---------------------------------------------------------------------
+    def select(self, folder: str, readonly: bool = False) -> FolderState:
+        """SELECT (or EXAMINE) `folder` and report UIDVALIDITY, UIDNEXT and keyword support."""
+        with _translated(f"selecting {folder}", folder):
+            info = self.client.select_folder(folder, readonly=readonly)
+        self.selected = folder
+        permanent = [f.decode() if isinstance(f, bytes) else str(f)
+                     for f in info.get(b"PERMANENTFLAGS", ())]
+        return FolderState(folder, int(info[b"UIDVALIDITY"]), int(info.get(b"UIDNEXT", 0)),
+                           "\\*" in permanent)
+
+    def new_uids(self, after_uid: int, since: dt.date | None) -> list[int]:
+        """UIDs above `after_uid` (optionally arrived since a date), ascending.
+
+        Filters the result, because `UID SEARCH UID n:*` returns the highest UID even when
+        nothing is new.
+        """
+        criteria: list[object] = ["UID", f"{after_uid + 1}:*"]
+        if since is not None:
+            criteria += ["SINCE", since]
+        with _translated("searching for new mail"):
+            found: SearchIds = self.client.search(criteria)
+        return sorted(int(u) for u in found if int(u) > after_uid)
+
+    def fetch(self, uids: Sequence[int], max_bytes: int) -> list[Fetched]:
+        """Fetch with BODY.PEEK (never sets \\Seen); messages over `max_bytes` only in part."""
+        out: list[Fetched] = []
+        for chunk in chunks(uids):
+            with _translated("fetching sizes and flags"):
+                meta = self.client.fetch(chunk, ["RFC822.SIZE", "FLAGS"])
+            small = [u for u in chunk if u in meta and meta[u].get(b"RFC822.SIZE", 0) <= max_bytes]
+            large = [u for u in chunk if u in meta and u not in small]
+            bodies = self._bodies(small, "BODY.PEEK[]", b"BODY[]")
+            bodies.update(self._bodies(large, f"BODY.PEEK[]<0.{max_bytes}>", b"BODY[]<0>"))
+            for uid in chunk:
+                if uid in meta and uid in bodies:
+                    flags = tuple(_text(f) for f in meta[uid].get(b"FLAGS", ()))
+                    out.append(Fetched(uid, bodies[uid], int(meta[uid].get(b"RFC822.SIZE", 0)),
+                                       flags, uid in large))
+        return out
+
+    def _bodies(self, uids: list[int], item: str, key: bytes) -> dict[int, bytes]:
+        if not uids:
+            return {}
+        with _translated("fetching message bodies"):
+            response = self.client.fetch(uids, [item])
+        return {int(u): bytes(data.get(key) or b"") for u, data in response.items()}
+
+    # -- labelling ---------------------------------------------------------------------
+    def add_keyword(self, uids: Sequence[int], keyword: str) -> None:
+        """STORE +FLAGS.SILENT keyword on these UIDs, one command per chunk."""
+        for chunk in chunks(uids):
+            with _translated(f"storing keyword {keyword}"):
+                self.client.add_flags(chunk, [keyword], silent=True)
+
+    def move(self, uids: Sequence[int], folder: str) -> None:
+        """MOVE when offered; else COPY, then flag and UID EXPUNGE only those UIDs (UIDPLUS)."""
+        if not self.folder_exists(folder):
+            raise FolderError(f"folder {folder!r} does not exist; create it in your mail client "
+                              "or change move_to in the config")
+        for chunk in chunks(uids):
+            with _translated(f"moving to {folder}", folder):
+                if self.client.has_capability("MOVE"):
+                    self.client.move(chunk, folder)
+                    continue
+                self.client.copy(chunk, folder)
+                self.client.add_flags(chunk, [b"\\Deleted"], silent=True)
+                if self.client.has_capability("UIDPLUS"):
+                    self.client.uid_expunge(chunk)
+
+    # -- drafts ------------------------------------------------------------------------
+    def folder_exists(self, folder: str) -> bool:
+        with _translated("listing folders"):
+            return bool(self.client.folder_exists(folder))
+
+    def special_folder(self, attribute: bytes) -> str | None:
+        """The folder with a SPECIAL-USE attribute such as b"\\\\Drafts", if the server says."""
+        with _translated("listing folders"):
+            for flags, _, name in self.client.list_folders():
+                if attribute in flags:
+                    return str(name)
+        return None
+
+    def drafts_folder(self, configured: str | None) -> str:
+        """\\Drafts by special-use, else the configured name, else a common name; never created."""
+        special = self.special_folder(b"\\Drafts")
+        if special:
+            return special
+        for name in ([configured] if configured else []) + list(DRAFT_FOLDER_NAMES):
+            if self.folder_exists(name):
+                return name
+        raise FolderError("no Drafts folder: the server marks none with \\Drafts and none of "
+                          f"{', '.join(([configured] if configured else []) + list(DRAFT_FOLDER_NAMES[:3]))} "
+                          "exists; create one in your mail client or set drafts_folder")
+
+    def find_header(self, folder: str, header: str, value: str) -> list[int]:
+        """UIDs in `folder` (EXAMINEd) whose `header` contains `value`."""
+        self.select(folder, readonly=True)
+        with _translated(f"searching {folder}"):
+            return [int(u) for u in self.client.search(["HEADER", header, value])]
+
+    def append_draft(self, folder: str, raw: bytes) -> int | None:
+        """APPEND with \\Draft; the new UID when the server reports APPENDUID."""
+        with _translated(f"appending a draft to {folder}", folder):
+            response = self.client.append(folder, raw, flags=[b"\\Draft"])
+        match = _APPENDUID.search(response if isinstance(response, bytes) else b"")
+        return int(match.group(2)) if match else None
+
+    # -- waiting -----------------------------------------------------------------------
+    def idle_until_news(self, seconds: float) -> bool:
+        """IDLE on the selected folder up to `seconds`; True if the server reported new mail."""
+        with _translated("waiting in IDLE"):
+            self.client.idle()
+            try:
+                responses = self.client.idle_check(timeout=seconds)
+            finally:
+                self.client.idle_done()
+        return any(len(r) > 1 and r[1] in (b"EXISTS", b"RECENT") for r in responses)
+
+
+def _starttls(client: IMAPClient, account: Account) -> None:
+    """Mandatory STARTTLS: any failure aborts before credentials are sent."""
+    with _translated("reading capabilities"):
+        offered = client.has_capability("STARTTLS")
+    if not offered:
+        raise TLSError(f"{account.host}:{account.port} does not offer STARTTLS; refusing to log in "
+                       "without encryption (use security = \"tls\" on port 993 if it has it)")
+    with _translated("starting TLS"):
+        client.starttls(tls_context(account))
+
+
+def _login(client: IMAPClient, account: Account, secret: str) -> None:
+    with _translated("logging in"):
+        try:
+            if account.auth == "xoauth2":
+                client.oauth2_login(account.username, secret)
+            elif account.auth == "oauthbearer":
+                client.oauthbearer_login(account.username, secret)
+            else:
+                client.login(account.username, secret)
+        except (LoginError, imaplib.IMAP4.error) as exc:
+            if isinstance(exc, imaplib.IMAP4.abort):
+                raise
+            raise AuthError(f"{account.host} refused the login for {account.username!r} "
+                            f"({_reason(exc)}); check the password source of account "
+                            f"{account.name!r}") from None
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc)
+    return text if len(text) < 200 else text[:200] + "…"
+
+
+def _text(value: object) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
+class _translated:
+    """Context manager mapping socket, TLS and IMAP errors to MailboxError subclasses."""
+
+    def __init__(self, doing: str, folder: str | None = None) -> None:
+        self.doing, self.folder = doing, folder
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type | None, exc: BaseException | None, _tb: object) -> bool:
+        if exc is None or isinstance(exc, MailboxError):
+            return False
+        if isinstance(exc, ssl.SSLCertVerificationError):
+            raise TLSError(f"{self.doing}: the server's certificate failed verification "
+                           f"({exc.verify_message}); if it is self-signed, set ca_file to its "
+                           "certificate") from None
+        if isinstance(exc, ssl.SSLError):
+            raise TLSError(f"{self.doing}: TLS failed ({exc.reason or exc})") from None
+        if isinstance(exc, (socket.timeout, TimeoutError)):
+            raise MailboxError(f"{self.doing}: the server did not answer in time") from None
+        if isinstance(exc, (OSError, EOFError, imaplib.IMAP4.abort)):
+            raise MailboxError(f"{self.doing}: connection lost ({_reason(exc) or type(exc).__name__})") from None
+        if isinstance(exc, (IMAPClientError, imaplib.IMAP4.error)):
+            if self.folder:
+                raise FolderError(f"folder {self.folder!r} cannot be used ({_reason(exc)}); create "
+                                  "it in your mail client or fix the config") from None
+            raise MailboxError(f"{self.doing}: the server said {_reason(exc)}") from None
+        return False
+
+
+def _close_quietly(client: IMAPClient) -> None:
+    try:
+        client.logout()
+    except Exception:  # noqa: BLE001 - the connection may already be gone
+        try:
+            client.shutdown()
+        except Exception:  # noqa: BLE001
+            pass

@@ -1,0 +1,250 @@
+"""Raw RFC 5322 bytes → `Message`: decoded headers, plain text, addresses, bulk markers.
+
+Pure and forgiving: unknown charsets, broken MIME, RFC 2047 that decodes to control
+characters and HTML-only mail all produce a usable `Message`. Only input that is not
+mail at all raises `ParseError`.
+"""
+
+from __future__ import annotations
+
+import email
+import hashlib
+import email.policy
+import email.utils
+import re
+from dataclasses import dataclass
+from email.header import decode_header, make_header
+from email.message import Message as StdMessage
+
+from bs4 import BeautifulSoup
+
+MAX_TEXT_CHARS = 20_000
+MAX_HTML_BYTES = 400_000
+MAX_PARTS = 200
+
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]+")
+_MSGID = re.compile(r"<[^<>\s@]+@[^<>\s@]+>")
+_URL = re.compile(r"https?://|www\.", re.I)
+
+
+class ParseError(ValueError):
+    """Raised when bytes cannot be read as an email message at all."""
+
+
+@dataclass(frozen=True)
+class Address:
+    """One mailbox: display name (may be empty) and lower-cased address."""
+
+    name: str
+    email: str
+
+
+@dataclass(frozen=True)
+class Message:
+    """A parsed message, everything later stages need and nothing they must re-parse.
+
+    Header values are decoded and have control characters replaced by spaces, so no
+    value taken from here can ever span lines.
+    """
+
+    message_id: str  # "<id@host>" when well-formed, else ""
+    subject: str
+    sender: Address | None
+    reply_to: Address | None
+    to: tuple[Address, ...]
+    cc: tuple[Address, ...]
+    date: str
+    in_reply_to: str
+    references: tuple[str, ...]
+    list_id: str
+    list_unsubscribe: bool
+    precedence: str
+    auto_submitted: str
+    text: str
+    html_only: bool
+    link_count: int
+    attachment_count: int
+    truncated: bool = False
+
+    @property
+    def recipient_count(self) -> int:
+        """Visible To + Cc recipients."""
+        return len(self.to) + len(self.cc)
+
+
+def clean_header_value(value: str) -> str:
+    """Replace CR, LF and other control characters by one space and trim."""
+    return _CONTROL.sub(" ", value).strip()
+
+
+def valid_message_ids(value: str) -> tuple[str, ...]:
+    """The well-formed `<local@domain>` ids in a header value, in order."""
+    return tuple(_MSGID.findall(clean_header_value(value)))
+
+
+def parse_message(raw: bytes, truncated: bool = False) -> Message:
+    """Parse raw message bytes; `truncated` marks a partial fetch of a huge message."""
+    if not raw or not raw.strip():
+        raise ParseError("empty message")
+    msg = email.message_from_bytes(raw, policy=email.policy.compat32)
+    if not msg.keys() and not msg.get_payload():
+        raise ParseError("no headers and no body")
+    text, html_only, links, attachments = _extract_body(msg)
+    return Message(
+        message_id=_first_id(valid_message_ids(_header(msg, "Message-ID"))),
+        subject=_header(msg, "Subject"),
+        sender=_first_address(_addresses(msg, "From")),
+        reply_to=_first_address(_addresses(msg, "Reply-To")),
+        to=_addresses(msg, "To"),
+        cc=_addresses(msg, "Cc"),
+        date=_header(msg, "Date"),
+        in_reply_to=_first_id(valid_message_ids(_header(msg, "In-Reply-To"))),
+        references=valid_message_ids(_header(msg, "References")),
+        list_id=_header(msg, "List-Id"),
+        list_unsubscribe=bool(_header(msg, "List-Unsubscribe")),
+        precedence=_header(msg, "Precedence").lower(),
+        auto_submitted=_header(msg, "Auto-Submitted").lower(),
+        text=text[:MAX_TEXT_CHARS],
+        html_only=html_only,
+        link_count=links,
+        attachment_count=attachments,
+        truncated=truncated,
+    )
+
+
+def _first_id(ids: tuple[str, ...]) -> str:
+    return ids[0] if ids else ""
+
+
+def _first_address(addresses: tuple[Address, ...]) -> Address | None:
+    return addresses[0] if addresses else None
+
+
+def _header(msg: StdMessage, name: str) -> str:
+    """Decode an RFC 2047 header leniently; never raises, never returns control chars."""
+    values = _raw_values(msg, name)
+    return clean_header_value(_header_raw_decoded(values[0])) if values else ""
+
+
+def _raw_values(msg: StdMessage, name: str) -> list[str]:
+    """Header values as stored (8-bit bytes surrogate-escaped), before any lossy decoding."""
+    wanted = name.lower()
+    return [value for key, value in msg.raw_items() if key.lower() == wanted]
+
+
+def _decode_header_lossy(raw: str) -> str:
+    parts = []
+    for chunk, charset in decode_header(raw):
+        if isinstance(chunk, bytes):
+            parts.append(_decode_bytes(chunk, charset))
+        else:
+            parts.append(chunk)
+    return "".join(parts)
+
+
+def _addresses(msg: StdMessage, name: str) -> tuple[Address, ...]:
+    values = [_header_raw_decoded(v) for v in _raw_values(msg, name)]
+    out = []
+    for display, addr in email.utils.getaddresses(values):
+        addr = clean_header_value(addr).lower()
+        if "@" in addr or display:
+            out.append(Address(clean_header_value(display).strip("'\" "), addr))
+    return tuple(out)
+
+
+def _header_raw_decoded(raw: object) -> str:
+    """RFC 2047 words decoded, and raw 8-bit bytes (UTF-8, else Latin-1) turned into text."""
+    text = _unescape_8bit(str(raw))
+    try:
+        return str(make_header(decode_header(text)))
+    except (LookupError, UnicodeError, ValueError, TypeError, AssertionError):
+        return _decode_header_lossy(text)
+
+
+def _unescape_8bit(text: str) -> str:
+    """Undo the surrogate escapes the parser uses for non-ASCII header bytes."""
+    if not any("\udc80" <= ch <= "\udcff" for ch in text):
+        return text
+    return _decode_bytes(text.encode("ascii", "surrogateescape"), None)
+
+
+def _decode_bytes(data: bytes, charset: str | None) -> str:
+    """Decode with the declared charset, falling back to UTF-8 then Latin-1; never raises."""
+    for candidate in (charset, "utf-8"):
+        if not candidate:
+            continue
+        try:
+            return data.decode(candidate)
+        except (LookupError, UnicodeDecodeError):
+            continue
+    return data.decode("latin-1", errors="replace")
+
+
+def _part_text(part: StdMessage) -> str:
+    try:
+        payload = part.get_payload(decode=True)
+    except Exception:  # noqa: BLE001 - malformed transfer encodings of every kind
+        payload = None
+    if payload is None:
+        body = part.get_payload()
+        return body if isinstance(body, str) else ""
+    return _decode_bytes(payload, part.get_content_charset())
+
+
+def _extract_body(msg: StdMessage) -> tuple[str, bool, int, int]:
+    """(text, html_only, link count, attachment count) from the first plain and HTML parts."""
+    plain: str | None = None
+    html: str | None = None
+    attachments = 0
+    for index, part in enumerate(_walk(msg)):
+        if index >= MAX_PARTS:
+            break
+        if part.is_multipart():
+            continue
+        ctype = part.get_content_type()
+        disposition = (part.get("Content-Disposition") or "").lower()
+        if "attachment" in disposition or not ctype.startswith("text/"):
+            attachments += 1 if index else 0
+            continue
+        if ctype == "text/plain" and plain is None:
+            plain = _part_text(part)
+        elif ctype == "text/html" and html is None:
+            html = _part_text(part)
+    links = len(_URL.findall(html or "")) or len(_URL.findall(plain or ""))
+    if plain and plain.strip():
+        return plain, False, links, attachments
+    if html:
+        return html_to_text(html), True, links, attachments
+    return "", False, links, attachments
+
+
+def _walk(msg: StdMessage):
+    """Depth-first parts without recursion, so deeply nested MIME cannot blow the stack."""
+    stack = [msg]
+    while stack:
+        part = stack.pop()
+        yield part
+        if part.is_multipart():
+            children = part.get_payload()
+            if isinstance(children, list):
+                stack.extend(reversed(children))
+
+
+def html_to_text(html: str) -> str:
+    """Visible text of an HTML body (scripts and styles dropped), whitespace collapsed."""
+    soup = BeautifulSoup(html[:MAX_HTML_BYTES], "html.parser")
+    for tag in soup(["script", "style", "head", "title"]):
+        tag.decompose()
+    text = soup.get_text(" ")
+    return re.sub(r"[ \t\r\f\v]+", " ", re.sub(r"\n\s*\n+", "\n\n", text)).strip()
+
+
+def fingerprint(message: Message, raw: bytes) -> str:
+    """A stable identity across UID churn: the Message-ID, else a hash of the header block."""
+    if message.message_id:
+        return f"mid:{message.message_id}"
+    header_end = raw.find(b"\r\n\r\n")
+    if header_end < 0:
+        header_end = raw.find(b"\n\n")
+    head = raw[: header_end if header_end >= 0 else 65536]
+    return "sha:" + hashlib.sha256(head).hexdigest()[:32]

@@ -1,0 +1,61 @@
+"""Which actions a prediction earns: a keyword, a move, a draft (or why not). Pure.
+
+Drafting follows RFC 3834's spirit: never answer machines, lists, bulk mail, no-reply
+senders, mail already answered, or the user's own mail.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .config import Drafts, LabelAction
+from .message import Message
+
+_NO_REPLY = re.compile(r"^(no[-_.]?reply|do[-_.]?not[-_.]?reply|donotreply|mailer-daemon|"
+                       r"postmaster|bounce[s]?|notifications?|jobalerts?|alerts?)([+@]|$)", re.I)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What to do with one message. `draft_note` says why no draft, when there is none."""
+
+    uid: int
+    label: str
+    keyword: str | None
+    move_to: str | None
+    draft: bool
+    draft_note: str = ""
+
+
+def plan_actions(uid: int, message: Message, label: str, flags: tuple[str, ...],
+                 actions: dict[str, LabelAction], drafts: Drafts, me_email: str,
+                 thread_answered: bool = False) -> Plan:
+    """The keyword/move for `label` and whether to draft a reply."""
+    action = actions.get(label) or LabelAction(keyword=f"triage-{label}")
+    wants_draft = drafts.enabled and label in drafts.labels
+    blocker = draft_blocker(message, flags, me_email, thread_answered) if wants_draft else ""
+    return Plan(uid, label, action.keyword, action.move_to, wants_draft and not blocker, blocker)
+
+
+def draft_blocker(message: Message, flags: tuple[str, ...], me_email: str,
+                  thread_answered: bool = False) -> str:
+    """Why this message must not get a drafted reply, or '' when it may."""
+    replier = message.reply_to or message.sender
+    if replier is None or "@" not in replier.email:
+        return "no sender address to reply to"
+    if message.auto_submitted not in ("", "no"):
+        return f"Auto-Submitted: {message.auto_submitted}"
+    if message.precedence in ("bulk", "list", "junk"):
+        return f"Precedence: {message.precedence}"
+    if message.list_id:
+        return "mailing list (List-Id)"
+    if _NO_REPLY.match(replier.email):
+        return f"no-reply sender {replier.email}"
+    if "\\Answered" in flags:
+        return "already answered"
+    if thread_answered:
+        return "thread already answered"
+    if message.sender and message.sender.email == me_email.lower():
+        return "sent by you"
+    return ""

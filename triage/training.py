@@ -1,0 +1,276 @@
+"""Load the corpus, fit, choose thresholds, evaluate on held-out mail, gate, save, report.
+
+The held-out split is chosen by a hash of each file's bytes, so it is the same on every
+machine and stays put as files are added: the gate compares old and new model on the
+same held-out mail.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import shutil
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_support
+from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
+from .classifier import (CARD_FILE, MODEL_FILE, RECRUITER_LABELS, SEED, UNSURE, Model, ModelError,
+                         build_pipeline, load_model, save_model, versions)
+from .config import LABELS
+from .features import to_features
+from .message import Message, ParseError, parse_message
+
+HELD_OUT_BUCKETS = 5  # one in five files is held out
+DEFAULT_PRECISION = {"targeted": 0.97, "referral": 0.93, "mass": 0.93}
+PREVIOUS = "previous"
+
+
+class TrainingError(RuntimeError):
+    """Raised when the corpus is unusable or a better model would be replaced without --force."""
+
+
+@dataclass(frozen=True)
+class Example:
+    """One labelled message of the corpus."""
+
+    path: Path
+    label: str
+    message: Message
+    digest: str
+
+    @property
+    def held_out(self) -> bool:
+        return int(self.digest[:8], 16) % HELD_OUT_BUCKETS == 0
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Scores of a model on a set of examples (unsure counts as a miss)."""
+
+    macro_f1: float
+    per_label: dict[str, dict[str, float]]
+    matrix: list[list[int]]
+    unsure: int
+    count: int
+
+
+def load_corpus(*roots: Path) -> list[Example]:
+    """Every `<root>/<label>/**/*.eml`, sorted by path; unparsable files raise TrainingError."""
+    examples = []
+    for root in roots:
+        for label in LABELS:
+            for path in sorted((root / label).rglob("*.eml")):
+                data = path.read_bytes()
+                try:
+                    message = parse_message(data)
+                except ParseError as exc:
+                    raise TrainingError(f"{path} is not a usable message ({exc}); fix or remove it")
+                examples.append(Example(path, label, message, hashlib.sha256(data).hexdigest()))
+    return examples
+
+
+def data_hash(examples: list[Example]) -> str:
+    """One hash over all labels and file contents, independent of where the corpus lives."""
+    digest = hashlib.sha256()
+    for example in sorted(examples, key=lambda e: (e.label, e.digest)):
+        digest.update(f"{example.label}:{example.digest}\n".encode())
+    return digest.hexdigest()
+
+
+def choose_thresholds(y: list[str], proba: np.ndarray, labels: list[str],
+                      targets: dict[str, float]) -> dict[str, float]:
+    """Per recruiter label, the lowest threshold whose out-of-fold precision meets its target."""
+    y_arr = np.array(y)
+    best = np.array(labels)[proba.argmax(axis=1)]
+    top = proba.max(axis=1)
+    thresholds = {}
+    for label in RECRUITER_LABELS:
+        chosen = 0.95
+        for t in np.arange(0.30, 0.951, 0.01):
+            picked = (best == label) & (top >= t)
+            if picked.sum() == 0:
+                break
+            if (y_arr[picked] == label).mean() >= targets[label]:
+                chosen = float(t)
+                break
+        thresholds[label] = round(chosen, 2)
+    return thresholds
+
+
+def evaluate(model: Model, examples: list[Example]) -> Evaluation:
+    """Macro-F1, per-label precision/recall/F1 and the confusion matrix (rows: truth)."""
+    truth = [e.label for e in examples]
+    predicted = [p.label for p in model.predict([e.message for e in examples])]
+    columns = [*LABELS, UNSURE]
+    p, r, f, n = precision_recall_fscore_support(truth, predicted, labels=list(LABELS),
+                                                 zero_division=0)
+    per_label = {label: {"precision": round(float(p[i]), 4), "recall": round(float(r[i]), 4),
+                         "f1": round(float(f[i]), 4), "support": int(n[i])}
+                 for i, label in enumerate(LABELS)}
+    matrix = confusion_matrix(truth, predicted, labels=columns)[: len(LABELS)].tolist()
+    macro = float(f1_score(truth, predicted, labels=list(LABELS), average="macro", zero_division=0))
+    return Evaluation(round(macro, 4), per_label, matrix, predicted.count(UNSURE), len(examples))
+
+
+def fit(train: list[Example], targets: dict[str, float],
+        progress: Callable[[str], None]) -> Model:
+    """Fit the pipeline on `train`; thresholds come from 5-fold out-of-fold probabilities."""
+    features = [to_features(e.message) for e in train]
+    y = [e.label for e in train]
+    progress(f"cross-validating on {len(train)} messages for thresholds")
+    folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=SEED)
+    proba = cross_val_predict(build_pipeline(), features, y, cv=folds, method="predict_proba")
+    labels = sorted(set(y))
+    thresholds = choose_thresholds(y, proba, labels, targets)
+    progress("fitting the final model")
+    pipeline = build_pipeline().fit(features, y)
+    return Model(pipeline, thresholds, {})
+
+
+def train(corpus: Path, model_dir: Path, *, extra: tuple[Path, ...] = (), force: bool = False,
+          independent: Path | None = None, targets: dict[str, float] | None = None,
+          progress: Callable[[str], None] = lambda _: None) -> Model:
+    """Train from `corpus` (+ `extra` correction folders), gate against the current model, save."""
+    targets = {**DEFAULT_PRECISION, **(targets or {})}
+    progress("reading the corpus")
+    examples = load_corpus(corpus, *[e for e in extra if e.exists()])
+    _check_counts(examples, corpus)
+    train_set = [e for e in examples if not e.held_out]
+    held_out = [e for e in examples if e.held_out]
+    model = fit(train_set, targets, progress)
+    progress(f"evaluating on {len(held_out)} held-out messages")
+    scores = evaluate(model, held_out)
+    extra_eval = evaluate(model, load_corpus(independent)) if independent and independent.exists() else None
+    model.card = _card(examples, train_set, held_out, model, scores, extra_eval, targets)
+    _gate(model_dir, held_out, scores, force)
+    _keep_previous(model_dir)
+    save_model(model, model_dir)
+    write_report(model, model_dir, scores, extra_eval)
+    return model
+
+
+def _check_counts(examples: list[Example], corpus: Path) -> None:
+    counts = {label: sum(e.label == label for e in examples) for label in LABELS}
+    short = [f"{label} ({n})" for label, n in counts.items() if n < 10]
+    if short:
+        raise TrainingError(f"too few messages in {corpus} for {', '.join(short)}: add at least 10 "
+                            f".eml files to each of {corpus}/<label>/")
+
+
+def _gate(model_dir: Path, held_out: list[Example], new: Evaluation, force: bool) -> None:
+    if force or not (model_dir / MODEL_FILE).exists():
+        return
+    try:
+        current = evaluate(load_model(model_dir), held_out)
+    except ModelError:
+        return  # an unloadable model cannot be better
+    if current.macro_f1 > new.macro_f1:
+        raise TrainingError(f"the current model scores better on the held-out mail (macro-F1 "
+                            f"{current.macro_f1:.4f} vs {new.macro_f1:.4f}); kept it. Use "
+                            "--force to replace it anyway")
+
+
+def _keep_previous(model_dir: Path) -> None:
+    if not (model_dir / MODEL_FILE).exists():
+        return
+    previous = model_dir / PREVIOUS
+    previous.mkdir(parents=True, exist_ok=True)
+    for name in (MODEL_FILE, CARD_FILE, "report.md", "confusion.png"):
+        if (model_dir / name).exists():
+            shutil.copy2(model_dir / name, previous / name)
+
+
+def rollback(model_dir: Path) -> None:
+    """Swap the previous model back in (the replaced one becomes the previous)."""
+    previous = model_dir / PREVIOUS
+    if not (previous / MODEL_FILE).exists():
+        raise TrainingError(f"no previous model in {previous} to roll back to")
+    swap = model_dir / ".swap"
+    shutil.rmtree(swap, ignore_errors=True)
+    swap.mkdir()
+    for name in (MODEL_FILE, CARD_FILE, "report.md", "confusion.png"):
+        if (model_dir / name).exists():
+            shutil.move(model_dir / name, swap / name)
+        if (previous / name).exists():
+            shutil.move(previous / name, model_dir / name)
+        if (swap / name).exists():
+            shutil.move(swap / name, previous / name)
+    swap.rmdir()
+
+
+def _card(examples: list[Example], train_set: list[Example], held_out: list[Example], model: Model,
+          scores: Evaluation, independent: Evaluation | None, targets: dict[str, float]) -> dict:
+    counts = {label: {"train": sum(e.label == label for e in train_set),
+                      "held_out": sum(e.label == label for e in held_out)} for label in LABELS}
+    card = {
+        "versions": versions(), "data_hash": data_hash(examples), "counts": counts,
+        "held_out": {"macro_f1": scores.macro_f1, "per_label": scores.per_label,
+                     "unsure": scores.unsure, "count": scores.count},
+        "thresholds": model.thresholds, "precision_targets": targets, "seed": SEED,
+        "trained_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+    if independent:
+        card["independent"] = {"macro_f1": independent.macro_f1, "per_label": independent.per_label,
+                               "unsure": independent.unsure, "count": independent.count}
+    return card
+
+
+def write_report(model: Model, model_dir: Path, scores: Evaluation,
+                 independent: Evaluation | None) -> None:
+    """`report.md` (deterministic: no timestamps) and `confusion.png` in `model_dir`."""
+    lines = ["# triage model report", "", f"Data hash: `{model.card['data_hash'][:16]}`  ",
+             f"scikit-learn {model.card['versions']['scikit-learn']}, seed {SEED}", "",
+             "## Held-out mail (one in five files, chosen by content hash)", "",
+             *_score_table(scores), "", "Thresholds (below: `unsure`): " +
+             ", ".join(f"{k} {v:.2f}" for k, v in sorted(model.thresholds.items())), "",
+             "![confusion matrix](confusion.png)", ""]
+    if independent:
+        lines += ["## Independent mail (`eval_data/`, written apart from the corpus)", "",
+                  *_score_table(independent), ""]
+    (model_dir / "report.md").write_text("\n".join(lines))
+    _plot_confusion(scores, model_dir / "confusion.png")
+
+
+def _score_table(scores: Evaluation) -> list[str]:
+    rows = ["| label | precision | recall | F1 | support |", "|---|---|---|---|---|"]
+    for label, s in scores.per_label.items():
+        rows.append(f"| {label} | {s['precision']:.3f} | {s['recall']:.3f} | {s['f1']:.3f} | "
+                    f"{s['support']} |")
+    rows += ["", f"Macro-F1 **{scores.macro_f1:.4f}** on {scores.count} messages; "
+             f"{scores.unsure} unsure.", "", "Confusion (rows: truth; columns: prediction):", "",
+             "| | " + " | ".join([*LABELS, UNSURE]) + " |", "|---" * (len(LABELS) + 2) + "|"]
+    rows += [f"| {label} | " + " | ".join(str(n) for n in row) + " |"
+             for label, row in zip(LABELS, scores.matrix)]
+    return rows
+
+
+def _plot_confusion(scores: Evaluation, path: Path) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    matrix = np.array(scores.matrix)
+    fig, ax = plt.subplots(figsize=(6, 4.5), dpi=100)
+    ax.imshow(matrix, cmap="Blues")
+    columns = [*LABELS, UNSURE]
+    ax.set_xticks(range(len(columns)), columns, rotation=30)
+    ax.set_yticks(range(len(LABELS)), LABELS)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(f"held-out confusion (macro-F1 {scores.macro_f1:.3f})")
+    for (i, j), n in np.ndenumerate(matrix):
+        ax.text(j, i, str(n), ha="center", va="center",
+                color="white" if n > matrix.max() / 2 else "black")
+    fig.tight_layout()
+    fig.savefig(path, metadata={"Software": None})
+    plt.close(fig)
+
+
+def stderr_progress(message: str) -> None:
+    """Progress lines on a terminal only (cron stays quiet)."""
+    if sys.stderr.isatty():
+        print(f"triage train: {message}…", file=sys.stderr, flush=True)
