@@ -143,12 +143,18 @@ def _decode_header_lossy(raw: str) -> str:
 
 
 def _addresses(msg: StdMessage, name: str) -> tuple[Address, ...]:
-    values = [_header_raw_decoded(v) for v in _raw_values(msg, name)]
+    """Split the raw header into addresses first, then decode only the display names.
+
+    Decoding first would let an encoded display name such as `Eve\r\nBcc: x@evil` be
+    read as an address of its own.
+    """
+    values = [_unescape_8bit(v) for v in _raw_values(msg, name)]
     out = []
     for display, addr in email.utils.getaddresses(values):
         addr = clean_header_value(addr).lower()
+        display = clean_header_value(_header_raw_decoded(display)).strip("'\" ")
         if "@" in addr or display:
-            out.append(Address(clean_header_value(display).strip("'\" "), addr))
+            out.append(Address(display, addr))
     return tuple(out)
 
 

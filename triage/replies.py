@@ -45,7 +45,7 @@ _HIRING_A = re.compile(
     r"\b(?:hiring|looking for|recruiting|searching for|seeking|to find)\s+(?:an?|our next|a new)\s+"
     r"((?:[A-Z][\w/&+.-]*\s+){0,5}[A-Z][\w/&+.-]*)")
 _ROLE_IN_TEXT = re.compile(
-    r"\b(?:(?:an?|the|our|this)\s+)((?:[A-Z][\w/&+.-]*\s+){0,5}(?:[A-Z][\w/&+.-]*))\s+"
+    r"(?:\b(?:an?|the|our|this)\s+|^\s*)((?:[A-Z][\w/&+.-]*\s+){0,5}(?:[A-Z][\w/&+.-]*))\s+"
     r"(?:role|position|opening|opportunity|job|vacancy)\b")
 _REPLY_PREFIX = re.compile(r"^\s*((re|aw|sv|antw|fwd?|wg)\s*(\[\d+\])?\s*:\s*)+", re.I)
 _ROLE_STOP = {"The", "This", "A", "An", "Our", "New", "Exciting", "Great", "Quick", "Your", "Hi"}

@@ -123,8 +123,8 @@ class Runner:
         since = self.ledger.since(folder) or (
             dt.date.today() - dt.timedelta(days=self.account.first_run_days)).isoformat()
         settled = self.ledger.settled_uids(folder, state.uidvalidity)
-        uids = [u for u in self.mbox.new_uids(last or 0, dt.date.fromisoformat(since))
-                if u not in settled]
+        above = self.mbox.new_uids(last or 0, dt.date.fromisoformat(since))
+        uids = [u for u in above if u not in settled]
         if not self.options.dry_run and last is None:
             self.ledger.set_watermark(folder, state.uidvalidity, 0, since)
         for batch in chunks(uids, self.account.batch_size):
@@ -135,7 +135,9 @@ class Runner:
                 return
             self.process_batch(state, batch)
             if not self.options.dry_run:
-                self._advance_watermark(state, uids, since)
+                self._advance_watermark(state, above, since)
+        if uids == [] and above and not self.options.dry_run:
+            self._advance_watermark(state, above, since)
 
     def _note_keyword_support(self, state: FolderState) -> None:
         key = f"warned-no-keywords:{state.name}"
@@ -148,6 +150,7 @@ class Runner:
             self.ledger.db.execute("INSERT OR IGNORE INTO meta VALUES (?, '1')", (key,))
 
     def _advance_watermark(self, state: FolderState, uids: Sequence[int], since: str) -> None:
+        """Move the watermark over the longest run of settled UIDs above it (none is skipped)."""
         settled = self.ledger.settled_uids(state.name, state.uidvalidity)
         mark = self.ledger.watermark(state.name, state.uidvalidity) or 0
         for uid in uids:

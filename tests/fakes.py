@@ -1,0 +1,97 @@
+"""An in-memory mailbox with the interface of `triage.mailbox.Mailbox`, for unit tests only."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+
+from triage.mailbox import Fetched, FolderError, FolderState, MailboxError
+
+
+@dataclass
+class FakeFolder:
+    uidvalidity: int = 1000
+    next_uid: int = 1
+    messages: dict[int, bytes] = field(default_factory=dict)
+    flags: dict[int, set[str]] = field(default_factory=dict)
+
+
+class FakeMailbox:
+    """Folders in dicts; `fail_on` makes a named operation raise MailboxError once."""
+
+    def __init__(self, keywords: bool = True, special_drafts: bool = True) -> None:
+        self.folders: dict[str, FakeFolder] = {"INBOX": FakeFolder(), "Drafts": FakeFolder(2000)}
+        self.keywords, self.special_drafts = keywords, special_drafts
+        self.selected: str | None = None
+        self.calls: list[str] = []
+        self.fail_on: set[str] = set()
+
+    def deliver(self, raw: bytes, folder: str = "INBOX", flags: tuple[str, ...] = ()) -> int:
+        box = self.folders[folder]
+        uid = box.next_uid
+        box.next_uid += 1
+        box.messages[uid], box.flags[uid] = raw, set(flags)
+        return uid
+
+    def _maybe_fail(self, operation: str) -> None:
+        self.calls.append(operation)
+        if operation in self.fail_on:
+            self.fail_on.discard(operation)
+            raise MailboxError(f"{operation}: connection lost (injected)")
+
+    def close(self) -> None:
+        self.calls.append("close")
+
+    def select(self, folder: str, readonly: bool = False) -> FolderState:
+        self._maybe_fail("select")
+        if folder not in self.folders:
+            raise FolderError(f"folder {folder!r} cannot be used")
+        self.selected = folder
+        box = self.folders[folder]
+        return FolderState(folder, box.uidvalidity, box.next_uid, self.keywords)
+
+    def new_uids(self, after_uid: int, since: dt.date | None) -> list[int]:
+        self._maybe_fail("search")
+        return sorted(u for u in self.folders[self.selected or "INBOX"].messages if u > after_uid)
+
+    def fetch(self, uids: list[int], max_bytes: int) -> list[Fetched]:
+        self._maybe_fail("fetch")
+        box = self.folders[self.selected or "INBOX"]
+        return [Fetched(u, box.messages[u][:max_bytes], len(box.messages[u]),
+                        tuple(sorted(box.flags[u])), len(box.messages[u]) > max_bytes)
+                for u in uids if u in box.messages]
+
+    def add_keyword(self, uids: list[int], keyword: str) -> None:
+        self._maybe_fail("store")
+        for uid in uids:
+            self.folders[self.selected or "INBOX"].flags[uid].add(keyword)
+
+    def move(self, uids: list[int], folder: str) -> None:
+        self._maybe_fail("move")
+        source = self.folders[self.selected or "INBOX"]
+        for uid in uids:
+            self.deliver(source.messages.pop(uid), folder, tuple(source.flags.pop(uid)))
+
+    def special_folder(self, attribute: bytes) -> str | None:
+        if attribute == b"\\Drafts" and self.special_drafts:
+            return "Drafts"
+        return None
+
+    def folder_exists(self, folder: str) -> bool:
+        return folder in self.folders
+
+    def drafts_folder(self, configured: str | None) -> str:
+        if self.special_drafts or "Drafts" in self.folders:
+            return "Drafts"
+        raise FolderError("no Drafts folder")
+
+    def find_header(self, folder: str, header: str, value: str) -> list[int]:
+        self.selected = folder
+        pattern = re.compile(rf"^{re.escape(header)}:\s*{re.escape(value)}\s*$", re.M | re.I)
+        return [u for u, raw in self.folders[folder].messages.items()
+                if pattern.search(raw.decode("utf-8", "replace").replace("\r", ""))]
+
+    def append_draft(self, folder: str, raw: bytes) -> int | None:
+        self._maybe_fail("append")
+        return self.deliver(raw, folder, ("\\Draft",))

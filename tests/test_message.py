@@ -1,0 +1,80 @@
+"""Parsing: encodings, charsets, HTML, hostile headers."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+
+from triage.message import ParseError, fingerprint, parse_message
+
+
+def test_rfc2047_subject_and_display_name_are_decoded() -> None:
+    m = parse_message(b"From: =?utf-8?q?Chlo=C3=A9_Marchetti?= <c@halden.example>\r\n"
+                      b"Subject: =?iso-8859-1?q?Stellenangebot_f=FCr_Sie?=\r\n\r\nHallo\r\n")
+    assert m.sender is not None and m.sender.name == "Chloé Marchetti"
+    assert m.subject == "Stellenangebot für Sie"
+
+
+def test_raw_utf8_in_headers_is_read_as_utf8() -> None:
+    m = parse_message("From: Sabine Krüger <s@a.example>\nSubject: Enólogo jefe\n\nx\n".encode())
+    assert m.subject == "Enólogo jefe" and m.sender.name == "Sabine Krüger"
+
+
+def test_unknown_charset_does_not_crash() -> None:
+    m = parse_message(b"From: a@b.example\r\nSubject: =?default_charset?q?caf=E9?=\r\n"
+                      b"Content-Type: text/plain; charset=default_charset\r\n\r\ncaf\xe9 \xff\r\n")
+    assert "caf" in m.subject and m.text.startswith("caf")
+
+
+def test_base64_and_quoted_printable_bodies() -> None:
+    body = base64.b64encode("Grüße aus Köln".encode("iso-8859-1"))
+    m = parse_message(b"From: a@b.example\r\nContent-Type: text/plain; charset=iso-8859-1\r\n"
+                      b"Content-Transfer-Encoding: base64\r\n\r\n" + body + b"\r\n")
+    assert m.text == "Grüße aus Köln"
+    m = parse_message(b"From: a@b.example\r\nContent-Type: text/plain; charset=utf-8\r\n"
+                      b"Content-Transfer-Encoding: quoted-printable\r\n\r\nna=C3=AFve =\r\nline\r\n")
+    assert m.text.strip() == "naïve line"
+
+
+def test_html_only_mail_becomes_text_without_scripts() -> None:
+    m = parse_message(b"From: a@b.example\r\nContent-Type: text/html\r\n\r\n<html><style>p{}</style>"
+                      b"<script>alert(1)</script><p>Hello <b>Dana</b></p><a href='https://x.example'>"
+                      b"link</a></html>")
+    assert m.html_only and m.text == "Hello Dana link" and m.link_count == 1
+
+
+def test_encoded_crlf_in_headers_never_spans_lines() -> None:
+    m = parse_message(b"From: =?utf-8?q?Eve=0D=0ABcc=3A_x=40evil.example?= <eve@evil.example>\r\n"
+                      b"Subject: =?utf-8?q?hi=0D=0ABcc=3A_y=40evil.example?=\r\n\r\nbody\r\n")
+    assert "\n" not in m.subject and "\r" not in m.subject
+    assert m.sender is not None and "\n" not in m.sender.name and m.sender.email == "eve@evil.example"
+
+
+def test_malformed_message_ids_are_dropped() -> None:
+    m = parse_message(b"From: a@b.example\r\nMessage-ID: not-an-id\r\n"
+                      b"References: <good@x.example> garbage <also@y.example>\r\n\r\nx\r\n")
+    assert m.message_id == "" and m.references == ("<good@x.example>", "<also@y.example>")
+
+
+def test_deep_nesting_does_not_recurse() -> None:
+    depth = 150
+    parts = b"".join(b"Content-Type: multipart/mixed; boundary=b%d\r\n\r\n--b%d\r\n" % (i, i)
+                     for i in range(depth))
+    raw = b"From: a@b.example\r\n" + parts + b"Content-Type: text/plain\r\n\r\ndeep text\r\n"
+    assert "deep text" in parse_message(raw).text
+
+
+@pytest.mark.parametrize("raw", [b"", b"\r\n\r\n  \r\n"])
+def test_empty_input_is_a_parse_error(raw: bytes) -> None:
+    with pytest.raises(ParseError):
+        parse_message(raw)
+
+
+def test_fingerprint_prefers_message_id_and_falls_back_to_headers() -> None:
+    a = b"From: a@b.example\r\nMessage-ID: <1@b.example>\r\n\r\nx"
+    assert fingerprint(parse_message(a), a) == "mid:<1@b.example>"
+    b = b"From: a@b.example\r\nSubject: s\r\n\r\nx"
+    c = b"From: a@b.example\r\nSubject: t\r\n\r\nx"
+    assert fingerprint(parse_message(b), b) != fingerprint(parse_message(c), c)
+    assert fingerprint(parse_message(b), b).startswith("sha:")

@@ -1,0 +1,165 @@
+"""The run loop against the in-memory fake mailbox: order, idempotence, isolation, retries."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from fakes import FakeMailbox
+from triage.classifier import Prediction
+from triage.config import parse_config
+from triage.ledger import Ledger
+from triage.mailbox import AuthError
+from triage.runner import RunOptions, Runner
+
+
+class KeywordModel:
+    """Labels by a word in the subject, so tests control the label exactly."""
+
+    def predict(self, messages):
+        out = []
+        for m in messages:
+            label = next((w for w in ("targeted", "referral", "mass") if w in m.subject), "other")
+            if "explode" in m.subject:
+                raise RuntimeError("model failure")
+            out.append(Prediction(label, label, 0.9, {label: 0.9}))
+        return out
+
+
+def mail(n: int, subject: str, extra: str = "") -> bytes:
+    return (f"From: Recruiter {n} <r{n}@agency.example.org>\r\nTo: Dana <dana@example.com>\r\n"
+            f"Subject: {subject} {n}\r\nMessage-ID: <m{n}@agency.example.org>\r\n{extra}\r\n"
+            f"Hello Dana, a role for you.\r\n").encode()
+
+
+@pytest.fixture
+def config(tmp_path: Path):
+    return parse_config({"accounts": [{"name": "t", "host": "127.0.0.1", "security": "plain",
+                                       "username": "u", "password_env": "X"}],
+                         "me": {"name": "Dana Smith", "email": "dana@example.com"},
+                         "state": {"dir": str(tmp_path / "state")}}, tmp_path / "c.toml")
+
+
+def runner(config, box: FakeMailbox, ledger: Ledger, **options) -> Runner:
+    return Runner(config, config.accounts[0], KeywordModel(), ledger, lambda: box,
+                  RunOptions(backoff_seconds=0, **options))
+
+
+def test_each_label_gets_its_keyword_and_targeted_a_draft(config, tmp_path) -> None:
+    box = FakeMailbox()
+    for n, subject in enumerate(["targeted", "referral", "mass", "other"]):
+        box.deliver(mail(n, subject))
+    with Ledger(tmp_path / "l.sqlite") as ledger:
+        tally = runner(config, box, ledger).run()
+        assert tally.processed == 4 and tally.drafts == 1
+        assert ledger.watermark("INBOX", 1000) == 4
+    inbox = box.folders["INBOX"].flags
+    assert [sorted(inbox[u]) for u in (1, 2, 3, 4)] == [
+        ["triage-targeted"], ["triage-referral"], ["triage-mass"], ["triage-other"]]
+    assert len(box.folders["Drafts"].messages) == 1
+
+
+def test_one_store_per_label_per_batch(config, tmp_path) -> None:
+    box = FakeMailbox()
+    for n in range(10):
+        box.deliver(mail(n, "mass" if n % 2 else "other"))
+    with Ledger(tmp_path / "l.sqlite") as ledger:
+        runner(config, box, ledger).run()
+    assert box.calls.count("store") == 2
+
+
+def test_a_model_failure_on_one_message_is_isolated(config, tmp_path) -> None:
+    box = FakeMailbox()
+    box.deliver(mail(1, "other"))
+    box.deliver(mail(2, "explode"))
+    box.deliver(mail(3, "mass"))
+    with Ledger(tmp_path / "l.sqlite") as ledger:
+        tally = runner(config, box, ledger).run()
+        assert tally.failed == 1 and tally.processed == 2
+        assert ledger.watermark("INBOX", 1000) == 1, "a failed message holds the watermark"
+        assert ledger.settled_uids("INBOX", 1000) == {1, 3}
+        for _ in range(2):  # retried on later runs, then given up
+            runner(config, box, ledger).run()
+        assert ledger.watermark("INBOX", 1000) == 3
+        assert ledger.count("gave-up") == 1
+    assert box.folders["INBOX"].flags[2] == set()
+
+
+def test_a_transient_error_is_retried_on_a_new_connection(config, tmp_path) -> None:
+    box = FakeMailbox()
+    box.deliver(mail(1, "targeted"))
+    box.fail_on.add("store")
+    with Ledger(tmp_path / "l.sqlite") as ledger:
+        tally = runner(config, box, ledger).run()
+        assert ledger.count("done") == 1
+    assert tally.processed == 1
+    assert len(box.folders["Drafts"].messages) == 1, "the retry found the draft, made no second"
+    assert box.calls.count("close") == 2
+
+
+def test_authentication_failures_are_not_retried(config, tmp_path) -> None:
+    attempts = []
+
+    def refuse():
+        attempts.append(1)
+        raise AuthError("refused")
+
+    with Ledger(tmp_path / "l.sqlite") as ledger:
+        with pytest.raises(AuthError):
+            Runner(config, config.accounts[0], KeywordModel(), ledger, refuse).run()
+    assert len(attempts) == 1
+
+
+def test_a_deleted_draft_is_not_recreated(config, tmp_path) -> None:
+    box = FakeMailbox()
+    box.deliver(mail(1, "targeted"))
+    with Ledger(tmp_path / "l.sqlite") as ledger:
+        runner(config, box, ledger).run()
+        box.folders["Drafts"].messages.clear()
+        box.folders["INBOX"].flags[1].clear()  # even if the keyword is gone too
+        box.folders["INBOX"].uidvalidity = 1001  # and the UIDs were renumbered
+        runner(config, box, ledger).run()
+    assert box.folders["Drafts"].messages == {}
+
+
+def test_moves_when_configured(config, tmp_path) -> None:
+    config = parse_config({"accounts": [{"name": "t", "host": "127.0.0.1", "security": "plain",
+                                         "username": "u", "password_env": "X"}],
+                           "me": {"name": "D", "email": "dana@example.com"},
+                           "labels": {"mass": {"move_to": "Bulk"}},
+                           "state": {"dir": str(tmp_path)}}, tmp_path / "c.toml")
+    box = FakeMailbox()
+    box.folders["Bulk"] = box.folders["INBOX"].__class__(3000)
+    box.deliver(mail(1, "mass"))
+    box.deliver(mail(2, "other"))
+    with Ledger(tmp_path / "l.sqlite") as ledger:
+        runner(config, box, ledger).run()
+    assert list(box.folders["INBOX"].messages) == [2]
+    assert box.folders["Bulk"].flags[1] == {"triage-mass"}
+
+
+def test_dry_run_touches_nothing(config, tmp_path) -> None:
+    box = FakeMailbox()
+    box.deliver(mail(1, "targeted"))
+    lines: list[str] = []
+    with Ledger(tmp_path / "l.sqlite") as ledger:
+        Runner(config, config.accounts[0], KeywordModel(), ledger, lambda: box,
+               RunOptions(dry_run=True), lines.append).run()
+        assert ledger.count() == 0
+    assert box.folders["INBOX"].flags[1] == set() and box.folders["Drafts"].messages == {}
+    assert lines == ["would label INBOX UID 1: targeted (0.90) 'targeted 1'; would draft a reply "
+                     "to r1@agency.example.org"]
+
+
+def test_no_draft_for_bulk_or_answered_mail(config, tmp_path) -> None:
+    box = FakeMailbox()
+    box.deliver(mail(1, "targeted", "Precedence: bulk\r\n"))
+    box.deliver(mail(2, "targeted"), flags=("\\Answered",))
+    box.deliver(mail(3, "targeted", "Auto-Submitted: auto-generated\r\n"))
+    with Ledger(tmp_path / "l.sqlite") as ledger:
+        runner(config, box, ledger).run()
+        notes = {d.uid: d.note for d in ledger.decisions()}
+    assert box.folders["Drafts"].messages == {}
+    assert notes == {1: "Precedence: bulk", 2: "already answered",
+                     3: "Auto-Submitted: auto-generated"}
