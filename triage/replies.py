@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
-import textwrap
 from dataclasses import dataclass
 from email.headerregistry import Address as HeaderAddress
 from email.message import EmailMessage
@@ -52,6 +51,11 @@ _ROLE_STOP = {"The", "This", "A", "An", "Our", "New", "Exciting", "Great", "Quic
 STANCE_TEMPLATES = {"open": "open.txt.j2", "selective": "selective.txt.j2",
                     "not-looking": "not-looking.txt.j2"}
 REFERRAL_TEMPLATE = "referral.txt.j2"
+# CRLF like SMTP, but header lines are not folded below RFC 5322's 998-octet limit: Python
+# folds a long Subject by moving all of it to a continuation line, which readers unfold
+# with a leading space.
+DRAFT_POLICY = SMTP.clone(max_line_length=998)
+MAX_SUBJECT = 400
 
 
 @dataclass(frozen=True)
@@ -186,10 +190,10 @@ def build_reply(message: Message, fingerprint: str, me: Me, env: SandboxedEnviro
     recipient = message.reply_to or message.sender
     if recipient is None:
         raise ValueError("message has no sender to reply to")
-    draft = EmailMessage(policy=SMTP)
+    draft = EmailMessage(policy=DRAFT_POLICY)
     draft["From"] = HeaderAddress(clean_header_value(me.name), addr_spec=me.email)
     draft["To"] = HeaderAddress(clean_header_value(recipient.name), addr_spec=recipient.email)
-    draft["Subject"] = reply_subject(message.subject)
+    draft["Subject"] = reply_subject(message.subject[:MAX_SUBJECT])
     draft["Date"] = format_datetime(now or dt.datetime.now(dt.timezone.utc))
     draft["Message-ID"] = draft_message_id(fingerprint, me)
     if message.message_id:
@@ -205,9 +209,8 @@ def quote_original(message: Message, max_lines: int = 60) -> str:
     """`On <date>, <sender> wrote:` and the original text, each line prefixed `> `."""
     who = message.sender.name or message.sender.email if message.sender else "the sender"
     lines = message.text.strip().splitlines()
-    wrapped = [piece for line in lines for piece in (textwrap.wrap(line, 76) or [""])]
-    quoted = "\n".join(f"> {line}".rstrip() for line in wrapped[:max_lines])
-    more = "\n> […]" if len(wrapped) > max_lines else ""
+    quoted = "\n".join(f"> {line}".rstrip() for line in lines[:max_lines])
+    more = "\n> […]" if len(lines) > max_lines else ""
     when = f"On {message.date}, " if message.date else ""
     return f"{when}{who} wrote:\n{quoted}{more}\n"
 
