@@ -62,6 +62,15 @@ class FakeMailbox:
                         tuple(sorted(box.flags[u])), len(box.messages[u]) > max_bytes)
                 for u in uids if u in box.messages]
 
+    def message_ids(self, uids: list[int]) -> dict[int, str]:
+        box = self.folders[self.selected or "INBOX"]
+        out = {}
+        for uid in uids:
+            if uid in box.messages:
+                head = box.messages[uid].split(b"\r\n\r\n")[0].decode("utf-8", "replace")
+                out[uid] = "\r\n".join(l for l in head.split("\r\n") if l.lower().startswith("message-id"))
+        return out
+
     def add_keyword(self, uids: list[int], keyword: str) -> None:
         self._maybe_fail("store")
         for uid in uids:

@@ -159,16 +159,18 @@ def build_parser() -> argparse.ArgumentParser:
 def cmd_run(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     model = load_model(config.model_dir)
-    options = RunOptions(dry_run=args.dry_run)
-    codes = [run_account(config, name, model, options, args.quiet)
+    codes = [run_account(config, name, model, args.dry_run, args.quiet)
              for name in _account_names(config, args.account)]
     return max(codes, default=EXIT_OK)
 
 
-def run_account(config: Config, name: str, model: object, options: RunOptions,
+def run_account(config: Config, name: str, model: object, dry_run: bool = False,
                 quiet: bool = False) -> int:
     """One account: lock, secret, ledger, run; the summary on stdout, errors on stderr."""
     account = config.account(name)
+    options = RunOptions(dry_run=dry_run, retries=account.retries,
+                         backoff_seconds=account.retry_backoff,
+                         deadline_seconds=account.run_deadline)
     try:
         with account_lock(config.state_dir, account.name):
             secret = resolve_secret(account)
@@ -202,7 +204,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
     Redactor.secrets.add(secret)
     while True:
         for name in names:
-            run_account(config, name, model, RunOptions(), args.quiet)
+            run_account(config, name, model, quiet=args.quiet)
         try:
             mbox = Mailbox.connect(account, secret)
             try:

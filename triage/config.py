@@ -51,6 +51,9 @@ class Account:
     batch_size: int = 100
     max_message_bytes: int = 2_000_000
     first_run_days: int = 14
+    retries: int = 3
+    retry_backoff: float = 2.0
+    run_deadline: float = 1200.0
 
 
 @dataclass(frozen=True)
@@ -229,6 +232,9 @@ def _account(data: Any, where: _Where) -> Account:
         batch_size=int(_positive(data, "batch_size", 100, where)),
         max_message_bytes=int(_positive(data, "max_message_bytes", 2_000_000, where)),
         first_run_days=int(_positive(data, "first_run_days", 14, where)),
+        retries=int(_get(data, "retries", int, where, 3)),
+        retry_backoff=_positive(data, "retry_backoff", 2.0, where),
+        run_deadline=_positive(data, "run_deadline", 1200.0, where),
     )
 
 

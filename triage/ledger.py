@@ -165,6 +165,25 @@ class Ledger:
             "SET last_uid = max(last_uid, excluded.last_uid), updated_at = excluded.updated_at",
             (folder, uidvalidity, last_uid, since, time.time()))
 
+    def retire(self, folder: str, uidvalidity: int) -> None:
+        """Forget the UID numbering of a folder whose UIDs changed under the same UIDVALIDITY.
+
+        Decisions stay (their fingerprints still prevent repeats) under a retired key.
+        """
+        retired = -int(time.time() * 1000)
+        with self.transaction():
+            self.db.execute("UPDATE messages SET uidvalidity = ? WHERE folder = ? AND uidvalidity = ?",
+                            (retired, folder, uidvalidity))
+            self.db.execute("UPDATE folders SET last_uid = 0 WHERE folder = ? AND uidvalidity = ?",
+                            (folder, uidvalidity))
+
+    def fingerprints_at(self, folder: str, uidvalidity: int, up_to: int, limit: int = 3) -> dict[int, str]:
+        """The highest recorded UIDs ≤ `up_to` whose fingerprint is a Message-ID → that id."""
+        rows = self.db.execute(
+            "SELECT uid, fingerprint FROM messages WHERE folder = ? AND uidvalidity = ? AND uid <= ? "
+            "AND fingerprint LIKE 'mid:%' ORDER BY uid DESC LIMIT ?", (folder, uidvalidity, up_to, limit))
+        return {int(uid): fp[4:] for uid, fp in rows}
+
     # -- decisions --------------------------------------------------------------------
     def record(self, decision: Decision) -> None:
         """Insert or update a decision; a repeated failure increments its attempt counter."""

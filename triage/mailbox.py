@@ -151,6 +151,18 @@ class Mailbox:
                                        flags, uid in large))
         return out
 
+    def message_ids(self, uids: Sequence[int]) -> dict[int, str]:
+        """The Message-ID header of each of these UIDs that still exists (peek only)."""
+        if not uids:
+            return {}
+        with _translated("fetching Message-IDs"):
+            response = self.client.fetch(list(uids), ["BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]"])
+        out = {}
+        for uid, data in response.items():
+            raw = next((v for k, v in data.items() if k.startswith(b"BODY[HEADER")), b"") or b""
+            out[int(uid)] = raw.decode("utf-8", "replace")
+        return out
+
     def _bodies(self, uids: list[int], item: str, key: bytes) -> dict[int, bytes]:
         if not uids:
             return {}

@@ -13,6 +13,7 @@ import email.policy
 import email.utils
 import re
 from dataclasses import dataclass
+from email.errors import MessageError
 from email.header import decode_header, make_header
 from email.message import Message as StdMessage
 
@@ -86,6 +87,8 @@ def parse_message(raw: bytes, truncated: bool = False) -> Message:
     """Parse raw message bytes; `truncated` marks a partial fetch of a huge message."""
     if not raw or not raw.strip():
         raise ParseError("empty message")
+    if raw.startswith(b"From "):  # an mbox "From_" separator line, not a header
+        raw = raw.split(b"\n", 1)[1] if b"\n" in raw else b""
     msg = email.message_from_bytes(raw, policy=email.policy.compat32)
     if not msg.keys() and not msg.get_payload():
         raise ParseError("no headers and no body")
@@ -163,8 +166,11 @@ def _header_raw_decoded(raw: object) -> str:
     text = _unescape_8bit(str(raw))
     try:
         return str(make_header(decode_header(text)))
-    except (LookupError, UnicodeError, ValueError, TypeError, AssertionError):
-        return _decode_header_lossy(text)
+    except (LookupError, UnicodeError, ValueError, TypeError, AssertionError, MessageError):
+        try:
+            return _decode_header_lossy(text)
+        except (LookupError, UnicodeError, ValueError, TypeError, AssertionError, MessageError):
+            return text  # undecodable encoded words stay as written
 
 
 def _unescape_8bit(text: str) -> str:
@@ -208,9 +214,9 @@ def _extract_body(msg: StdMessage) -> tuple[str, bool, int, int]:
         if part.is_multipart():
             continue
         ctype = part.get_content_type()
-        disposition = (part.get("Content-Disposition") or "").lower()
-        if "attachment" in disposition or not ctype.startswith("text/"):
-            attachments += 1 if index else 0
+        disposition = str(part.get("Content-Disposition", "")).split(";")[0].strip().lower()
+        if disposition == "attachment" or not ctype.startswith("text/"):
+            attachments += 1
             continue
         if ctype == "text/plain" and plain is None:
             plain = _part_text(part)
@@ -218,10 +224,16 @@ def _extract_body(msg: StdMessage) -> tuple[str, bool, int, int]:
             html = _part_text(part)
     links = len(_URL.findall(html or "")) or len(_URL.findall(plain or ""))
     if plain and plain.strip():
-        return plain, False, links, attachments
+        return _tidy(plain), False, links, attachments
     if html:
-        return html_to_text(html), True, links, attachments
+        return _tidy(html_to_text(html)), True, links, attachments
     return "", False, links, attachments
+
+
+def _tidy(text: str) -> str:
+    """Newlines as \\n, no NUL or other C0 controls but tab and newline."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return re.sub(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", "", text)
 
 
 def _walk(msg: StdMessage):
@@ -238,10 +250,14 @@ def _walk(msg: StdMessage):
 
 def html_to_text(html: str) -> str:
     """Visible text of an HTML body (scripts and styles dropped), whitespace collapsed."""
-    soup = BeautifulSoup(html[:MAX_HTML_BYTES], "html.parser")
-    for tag in soup(["script", "style", "head", "title"]):
-        tag.decompose()
-    text = soup.get_text(" ")
+    html = html[:MAX_HTML_BYTES]
+    try:
+        soup = BeautifulSoup(html, "html.parser")
+        for tag in soup(["script", "style", "title", "template"]):
+            tag.decompose()
+        text = soup.get_text(" ")
+    except Exception:  # noqa: BLE001 - bs4 rejects some markup outright; strip tags instead
+        text = re.sub(r"<[^>]*>", " ", re.sub(r"(?is)<(script|style)\b.*?</\1>", " ", html))
     return re.sub(r"[ \t\r\f\v]+", " ", re.sub(r"\n\s*\n+", "\n\n", text)).strip()
 
 

@@ -16,6 +16,9 @@ _NO_REPLY = re.compile(r"^(no[-_.]?reply|do[-_.]?not[-_.]?reply|donotreply|maile
                        r"postmaster|bounce[s]?|notifications?|jobalerts?|alerts?)([+@]|$)", re.I)
 
 
+_ADDRESS = re.compile(r"^[^@\s<>(),;:\"\[\]\\]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
+
+
 @dataclass(frozen=True)
 class Plan:
     """What to do with one message. `draft_note` says why no draft, when there is none."""
@@ -42,8 +45,8 @@ def draft_blocker(message: Message, flags: tuple[str, ...], me_email: str,
                   thread_answered: bool = False) -> str:
     """Why this message must not get a drafted reply, or '' when it may."""
     replier = message.reply_to or message.sender
-    if replier is None or "@" not in replier.email:
-        return "no sender address to reply to"
+    if replier is None or not _ADDRESS.match(replier.email):
+        return "no valid sender address to reply to"
     if message.auto_submitted not in ("", "no"):
         return f"Auto-Submitted: {message.auto_submitted}"
     if message.precedence in ("bulk", "list", "junk"):

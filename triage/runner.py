@@ -117,7 +117,13 @@ class Runner:
         state = self.mbox.select(folder, readonly=self.options.dry_run)
         self._note_keyword_support(state)
         last = self.ledger.watermark(folder, state.uidvalidity)
-        if last is None and self.ledger.known_validities(folder):
+        if last and not self.options.dry_run and self._renumbered(state, last):
+            log.warning("UIDs of %s were renumbered without a UIDVALIDITY change: re-scanning; "
+                        "messages already handled are recognised by Message-ID and server keyword",
+                        folder)
+            self.ledger.retire(folder, state.uidvalidity)
+            last = 0
+        elif last is None and self.ledger.known_validities(folder):
             log.warning("UIDVALIDITY of %s changed to %d: re-scanning; messages already handled are "
                         "recognised by Message-ID and server keyword", folder, state.uidvalidity)
         since = self.ledger.since(folder) or (
@@ -138,6 +144,15 @@ class Runner:
                 self._advance_watermark(state, above, since)
         if uids == [] and above and not self.options.dry_run:
             self._advance_watermark(state, above, since)
+
+    def _renumbered(self, state: FolderState, last: int) -> bool:
+        """True when UIDNEXT fell below the watermark or recorded UIDs now hold other messages."""
+        assert self.mbox is not None
+        if state.uidnext and state.uidnext <= last:
+            return True
+        expected = self.ledger.fingerprints_at(state.name, state.uidvalidity, last)
+        found = self.mbox.message_ids(sorted(expected))
+        return any(mid not in found[uid] for uid, mid in expected.items() if uid in found)
 
     def _note_keyword_support(self, state: FolderState) -> None:
         key = f"warned-no-keywords:{state.name}"
