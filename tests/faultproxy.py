@@ -12,7 +12,7 @@ from __future__ import annotations
 import random
 import socket
 import threading
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass
 
 
@@ -40,6 +40,7 @@ class FaultProxy:
         self.client_log = bytearray()
         self.connections = 0
         self.faults = 0
+        self.kinds: Counter[str] = Counter()
         self._lock = threading.Lock()
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.port = int(self._listener.getsockname()[1])
@@ -53,21 +54,21 @@ class FaultProxy:
         for s in list(self._open):
             _close(s)
 
-    def random_cuts(self, count: int, seed: int, pass_ratio: float = 0.3) -> None:
+    def random_cuts(self, count: int, seed: int, pass_ratio: float = 0.1) -> None:
         """Queue `count` rules: random byte cuts, cuts at STORE/APPEND/FETCH, some clean passes."""
         rng = random.Random(seed)
         for _ in range(count):
             roll = rng.random()
             if roll < pass_ratio:
                 rule = PASS
-            elif roll < 0.45:
+            elif roll < pass_ratio + 0.2:
                 rule = Rule(cut_on_server=b"Append completed")
-            elif roll < 0.6:
+            elif roll < pass_ratio + 0.4:
                 rule = Rule(cut_on_client=b"STORE")
-            elif roll < 0.7:
+            elif roll < pass_ratio + 0.5:
                 rule = Rule(cut_on_client=b"FETCH")
             else:
-                rule = Rule(cut_after_server_bytes=rng.randint(200, 400_000))
+                rule = Rule(cut_after_server_bytes=rng.randint(200, 30_000))
             self.rules.append(rule)
 
     def _next_rule(self) -> Rule:
@@ -84,6 +85,7 @@ class FaultProxy:
             rule = self._next_rule()
             if rule.refuse:
                 self.faults += 1
+                self.kinds["refused"] += 1
                 _close(client)
                 continue
             try:
@@ -99,10 +101,11 @@ class FaultProxy:
             threading.Thread(target=self._pump_server, args=(server, client, rule, state),
                              daemon=True).start()
 
-    def _cut(self, state: dict, *sockets: socket.socket) -> None:
+    def _cut(self, state: dict, kind: str, *sockets: socket.socket) -> None:
         if not state["cut"]:
             state["cut"] = True
             self.faults += 1
+            self.kinds[kind] += 1
         for s in sockets:
             _close(s)
 
@@ -116,7 +119,7 @@ class FaultProxy:
                     state["stalled"] = True
                 server.sendall(data)
                 if rule.cut_on_client and rule.cut_on_client in data:
-                    self._cut(state, client, server)
+                    self._cut(state, f"after client sent {rule.cut_on_client.decode()}", client, server)
                     return
         except OSError:
             pass
@@ -129,12 +132,12 @@ class FaultProxy:
                 if state["stalled"]:
                     continue  # swallow everything: the client waits forever
                 if rule.cut_on_server and rule.cut_on_server in data:
-                    self._cut(state, client, server)
+                    self._cut(state, f"before server said {rule.cut_on_server.decode()}", client, server)
                     return
                 limit = rule.cut_after_server_bytes
                 if limit is not None and state["server_bytes"] + len(data) > limit:
                     client.sendall(data[: max(0, limit - state["server_bytes"])])
-                    self._cut(state, client, server)
+                    self._cut(state, "after N bytes", client, server)
                     return
                 state["server_bytes"] += len(data)
                 client.sendall(data)
