@@ -2,7 +2,9 @@
 
 `build_pipeline()` is the only place the estimator is defined. `Model.predict` turns
 calibrated probabilities into a `Prediction`, applying the per-label thresholds chosen at
-training time and the positive-evidence rule: a recruiter label needs recruiting words.
+training time and the positive-evidence rule: text the model has almost no vocabulary for
+(fewer than MIN_KNOWN_TERMS known terms and no recruiting word) is `other`, never the
+nearest recruiter class.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ UNSURE = "unsure"
 MODEL_FILE = "model.joblib"
 CARD_FILE = "model_card.json"
 SEED = 0
+MIN_KNOWN_TERMS = 3
 
 
 class ModelError(RuntimeError):
@@ -59,8 +62,16 @@ def signal_dicts(batch: Sequence[Features]) -> list[dict[str, float]]:
     return [f.signals for f in batch]
 
 
-def build_pipeline(c: float = 4.0) -> Pipeline:
-    """Word and character TF-IDF plus scaled signals → calibrated logistic regression."""
+SIGNAL_WEIGHT = 0.1  # signals at full scale drown the text: 0.90 vs 0.97 held-out macro-F1
+
+
+def damp_signals(matrix: Any) -> Any:
+    """Scale the [0, 1] signals down so they nudge the text evidence rather than override it."""
+    return matrix * SIGNAL_WEIGHT
+
+
+def build_pipeline(c: float = 30.0) -> Pipeline:
+    """Word and character TF-IDF plus damped signals → sigmoid-calibrated logistic regression."""
     features = FeatureUnion([
         ("words", Pipeline([
             ("select", FunctionTransformer(texts)),
@@ -76,6 +87,7 @@ def build_pipeline(c: float = 4.0) -> Pipeline:
             ("select", FunctionTransformer(signal_dicts)),
             ("vector", DictVectorizer()),
             ("scale", MaxAbsScaler()),
+            ("damp", FunctionTransformer(damp_signals, accept_sparse=True)),
         ])),
     ])
     classifier = LogisticRegression(C=c, class_weight="balanced", max_iter=3000, random_state=SEED)
@@ -95,27 +107,35 @@ class Model:
     def labels(self) -> list[str]:
         return [str(c) for c in self.pipeline.classes_]
 
-    def probabilities(self, messages: Sequence[Message]) -> np.ndarray:
-        """Calibrated class probabilities, one row per message, columns in `labels` order."""
-        return self.pipeline.predict_proba([to_features(m) for m in messages])
+    def known_terms(self, features: Sequence[Features]) -> np.ndarray:
+        """How many distinct word terms of each message the model learned (its vocabulary)."""
+        words = self.pipeline.named_steps["features"].transformer_list[0][1]
+        return np.diff(words.transform(features).indptr)
 
     def predict(self, messages: Sequence[Message]) -> list[Prediction]:
         """One `Prediction` per message."""
         if not messages:
             return []
-        rows = self.probabilities(messages)
-        return [self.decide(m, row) for m, row in zip(messages, rows)]
+        features = [to_features(m) for m in messages]
+        rows = self.pipeline.predict_proba(features)
+        known = self.known_terms(features)
+        return [self.decide(m, row, int(k)) for m, row, k in zip(messages, rows, known)]
 
-    def decide(self, message: Message, row: np.ndarray) -> Prediction:
+    def decide(self, message: Message, row: np.ndarray, known_terms: int) -> Prediction:
         """Apply the positive-evidence rule and the thresholds to one probability row."""
         scores = {label: round(float(p), 4) for label, p in zip(self.labels, row)}
         best = max(scores, key=lambda k: scores[k])
         confidence = scores[best]
-        if best in RECRUITER_LABELS and recruiting_evidence(message) == 0:
+        if best in RECRUITER_LABELS and not has_evidence(message, known_terms):
             return Prediction("other", best, scores.get("other", 0.0), scores)
         if confidence < self.thresholds.get(best, 0.0):
             return Prediction(UNSURE, best, confidence, scores)
         return Prediction(best, best, confidence, scores)
+
+
+def has_evidence(message: Message, known_terms: int) -> bool:
+    """Positive evidence for a recruiter label: familiar text, or at least a recruiting word."""
+    return known_terms >= MIN_KNOWN_TERMS or recruiting_evidence(message) > 0
 
 
 def save_model(model: Model, directory: Path) -> None:
@@ -172,4 +192,5 @@ def explain(model: Model, message: Message, top: int = 8) -> dict[str, Any]:
     return {"label": prediction.label, "best": prediction.best, "confidence": prediction.confidence,
             "scores": prediction.scores, "threshold": model.thresholds.get(prediction.best, 0.0),
             "recruiting_evidence": recruiting_evidence(message),
+            "known_terms": int(model.known_terms([to_features(message)])[0]),
             "for": pushes, "against": against, "labels": list(LABELS)}

@@ -245,8 +245,9 @@ def cmd_explain(args: argparse.Namespace) -> int:
     print(f"{args.path}: {why['label']} (best {why['best']} {why['confidence']:.2f}, "
           f"threshold {why['threshold']:.2f})")
     print("probabilities: " + ", ".join(f"{k} {v:.3f}" for k, v in why["scores"].items()))
-    print(f"recruiting words found: {why['recruiting_evidence']}"
-          + ("" if why["recruiting_evidence"] else " (so no recruiter label)"))
+    print(f"evidence: {why['known_terms']} terms the model knows, {why['recruiting_evidence']} "
+          "recruiting words" + ("" if why["known_terms"] >= 3 or why["recruiting_evidence"]
+                                else " (too little: no recruiter label)"))
     print(f"pushed towards {why['best']}: " + ", ".join(f"{_feature(n)} +{w}" for n, w in why["for"]))
     print(f"pulled away: " + ", ".join(f"{_feature(n)} {w}" for n, w in why["against"]))
     return EXIT_OK

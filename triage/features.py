@@ -34,7 +34,9 @@ _RECRUITING = re.compile(
     r"vacanc\w+|job|jobs|career\w*|salary|compensation|interview\w*|resume|cv|talent|"
     r"headhunt\w*|search firm|openings?|apply|applicants?|employer|contract-to-hire|"
     r"stelle\w*|bewerb\w*|poste|postes|candidat\w*|recrut\w*|emploi|vacante|puesto|empleo|"
-    r"vacature\w*|functie|vaga|vagas|oferta|offre|lavoro|posizione|selezione)\b", re.I)
+    r"vacature\w*|functie|vaga|vagas|oferta|offre|lavoro|posizione|selezione|candidatura|"
+    r"cooptation|embauche|praca|pracy|rekrutac\w*|emprego|contrata\w*|personalberat\w*|"
+    r"headhunter)\b|求人|採用|転職|ご紹介|ポジション|募集|вакан\w*|работ\w*|подбор", re.I)
 _YOUR_BACKGROUND = re.compile(
     r"\b(your (background|experience|profile|work|talk|paper|article|research|project|"
     r"expertise|career|track record|post|repo|publication|team at|time at|role at|"

@@ -53,6 +53,8 @@ class Evaluation:
     """Scores of a model on a set of examples (unsure counts as a miss)."""
 
     macro_f1: float
+    log_loss: float
+    brier: float
     per_label: dict[str, dict[str, float]]
     matrix: list[list[int]]
     unsure: int
@@ -105,7 +107,13 @@ def choose_thresholds(y: list[str], proba: np.ndarray, labels: list[str],
 def evaluate(model: Model, examples: list[Example]) -> Evaluation:
     """Macro-F1, per-label precision/recall/F1 and the confusion matrix (rows: truth)."""
     truth = [e.label for e in examples]
-    predicted = [p.label for p in model.predict([e.message for e in examples])]
+    predictions = model.predict([e.message for e in examples])
+    predicted = [p.label for p in predictions]
+    proba = np.array([[p.scores.get(label, 0.0) for label in model.labels] for p in predictions])
+    onehot = np.array([[float(t == label) for label in model.labels] for t in truth])
+    clipped = np.clip(proba, 1e-6, 1)
+    loss = float(-np.mean(np.log((clipped * onehot).sum(axis=1))))
+    brier = float(((proba - onehot) ** 2).sum(axis=1).mean())
     columns = [*LABELS, UNSURE]
     p, r, f, n = precision_recall_fscore_support(truth, predicted, labels=list(LABELS),
                                                  zero_division=0)
@@ -114,7 +122,8 @@ def evaluate(model: Model, examples: list[Example]) -> Evaluation:
                  for i, label in enumerate(LABELS)}
     matrix = confusion_matrix(truth, predicted, labels=columns)[: len(LABELS)].tolist()
     macro = float(f1_score(truth, predicted, labels=list(LABELS), average="macro", zero_division=0))
-    return Evaluation(round(macro, 4), per_label, matrix, predicted.count(UNSURE), len(examples))
+    return Evaluation(round(macro, 4), round(loss, 4), round(brier, 4), per_label, matrix,
+                      predicted.count(UNSURE), len(examples))
 
 
 def fit(train: list[Example], targets: dict[str, float],
@@ -124,7 +133,8 @@ def fit(train: list[Example], targets: dict[str, float],
     y = [e.label for e in train]
     progress(f"cross-validating on {len(train)} messages for thresholds")
     folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=SEED)
-    proba = cross_val_predict(build_pipeline(), features, y, cv=folds, method="predict_proba")
+    proba = cross_val_predict(build_pipeline(), features, y, cv=folds, method="predict_proba",
+                              n_jobs=2)
     labels = sorted(set(y))
     thresholds = choose_thresholds(y, proba, labels, targets)
     progress("fitting the final model")
@@ -209,13 +219,15 @@ def _card(examples: list[Example], train_set: list[Example], held_out: list[Exam
                       "held_out": sum(e.label == label for e in held_out)} for label in LABELS}
     card = {
         "versions": versions(), "data_hash": data_hash(examples), "counts": counts,
-        "held_out": {"macro_f1": scores.macro_f1, "per_label": scores.per_label,
+        "held_out": {"macro_f1": scores.macro_f1, "log_loss": scores.log_loss,
+                     "brier": scores.brier, "per_label": scores.per_label,
                      "unsure": scores.unsure, "count": scores.count},
         "thresholds": model.thresholds, "precision_targets": targets, "seed": SEED,
         "trained_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
     }
     if independent:
-        card["independent"] = {"macro_f1": independent.macro_f1, "per_label": independent.per_label,
+        card["independent"] = {"macro_f1": independent.macro_f1, "log_loss": independent.log_loss,
+                               "brier": independent.brier, "per_label": independent.per_label,
                                "unsure": independent.unsure, "count": independent.count}
     return card
 
@@ -242,7 +254,8 @@ def _score_table(scores: Evaluation) -> list[str]:
         rows.append(f"| {label} | {s['precision']:.3f} | {s['recall']:.3f} | {s['f1']:.3f} | "
                     f"{s['support']} |")
     rows += ["", f"Macro-F1 **{scores.macro_f1:.4f}** on {scores.count} messages; "
-             f"{scores.unsure} unsure.", "", "Confusion (rows: truth; columns: prediction):", "",
+             f"{scores.unsure} unsure. Calibration: log-loss {scores.log_loss:.3f}, "
+             f"Brier {scores.brier:.3f}.", "", "Confusion (rows: truth; columns: prediction):", "",
              "| | " + " | ".join([*LABELS, UNSURE]) + " |", "|---" * (len(LABELS) + 2) + "|"]
     rows += [f"| {label} | " + " | ".join(str(n) for n in row) + " |"
              for label, row in zip(LABELS, scores.matrix)]
