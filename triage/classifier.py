@@ -71,17 +71,16 @@ def damp_signals(matrix: Any) -> Any:
 
 
 def build_pipeline(c: float = 30.0) -> Pipeline:
-    """Word and character TF-IDF plus damped signals → sigmoid-calibrated logistic regression."""
+    """Word TF-IDF plus damped signals → sigmoid-calibrated logistic regression.
+
+    Character n-grams were tried: same scores on held-out and independent mail, four times
+    slower to predict.
+    """
     features = FeatureUnion([
         ("words", Pipeline([
             ("select", FunctionTransformer(texts)),
             ("tfidf", TfidfVectorizer(ngram_range=(1, 2), min_df=2, max_df=0.9, sublinear_tf=True,
                                       max_features=40_000, strip_accents="unicode")),
-        ])),
-        ("chars", Pipeline([
-            ("select", FunctionTransformer(texts)),
-            ("tfidf", TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), min_df=3,
-                                      sublinear_tf=True, max_features=40_000)),
         ])),
         ("signals", Pipeline([
             ("select", FunctionTransformer(signal_dicts)),
@@ -107,18 +106,23 @@ class Model:
     def labels(self) -> list[str]:
         return [str(c) for c in self.pipeline.classes_]
 
+    def vectors(self, features: Sequence[Features]) -> tuple[Any, np.ndarray]:
+        """The feature matrix and, per message, how many word terms of it the model knows."""
+        union = self.pipeline.named_steps["features"]
+        matrix = union.transform(features).tocsr()
+        vocabulary = len(union.transformer_list[0][1].named_steps["tfidf"].vocabulary_)
+        return matrix, np.diff(matrix[:, :vocabulary].indptr)
+
     def known_terms(self, features: Sequence[Features]) -> np.ndarray:
         """How many distinct word terms of each message the model learned (its vocabulary)."""
-        words = self.pipeline.named_steps["features"].transformer_list[0][1]
-        return np.diff(words.transform(features).indptr)
+        return self.vectors(features)[1]
 
     def predict(self, messages: Sequence[Message]) -> list[Prediction]:
         """One `Prediction` per message."""
         if not messages:
             return []
-        features = [to_features(m) for m in messages]
-        rows = self.pipeline.predict_proba(features)
-        known = self.known_terms(features)
+        matrix, known = self.vectors([to_features(m) for m in messages])
+        rows = self.pipeline.named_steps["classify"].predict_proba(matrix)
         return [self.decide(m, row, int(k)) for m, row, k in zip(messages, rows, known)]
 
     def decide(self, message: Message, row: np.ndarray, known_terms: int) -> Prediction:
@@ -175,12 +179,21 @@ def versions() -> dict[str, str]:
             "numpy": np.__version__, "joblib": joblib.__version__}
 
 
+def feature_names(model: Model) -> list[str]:
+    """`words__<term>` and `signals__<name>`, in the column order of the feature matrix."""
+    union = model.pipeline.named_steps["features"]
+    names = []
+    for name, part in union.transformer_list:
+        step = part.named_steps["tfidf"] if name == "words" else part.named_steps["vector"]
+        names += [f"{name}__{n}" for n in step.get_feature_names_out()]
+    return names
+
+
 def explain(model: Model, message: Message, top: int = 8) -> dict[str, Any]:
     """The prediction plus the features that pushed the message towards its best label."""
     prediction = model.predict([message])[0]
-    features = model.pipeline.named_steps["features"]
-    vector = features.transform([to_features(message)])
-    names = features.get_feature_names_out()
+    vector, _ = model.vectors([to_features(message)])
+    names = feature_names(model)
     calibrators = model.pipeline.named_steps["classify"].calibrated_classifiers_
     coef = np.mean([c.estimator.coef_ for c in calibrators], axis=0)
     class_index = model.labels.index(prediction.best)

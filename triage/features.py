@@ -65,7 +65,7 @@ class Features:
 
 def to_features(message: Message) -> Features:
     """Normalised subject + body text and the signals computed from headers and structure."""
-    body = _strip_quotes(message.text)[:MAX_FEATURE_CHARS]
+    body = _strip_quotes(message.text[: 2 * MAX_FEATURE_CHARS])[:MAX_FEATURE_CHARS]
     first_name = recipient_first_name(message)
     text = normalise_text(f"{message.subject}\n{message.subject}\n{body}", first_name)
     return Features(text=text, signals=signals(message, body, first_name))
@@ -119,7 +119,7 @@ def signals(message: Message, body: str, first_name: str) -> dict[str, float]:
         "html_only": float(message.html_only),
         "length_log": math.log1p(len(body)) / 10,
         "is_reply": float(bool(message.in_reply_to or _REPLY_PREFIX.match(message.subject))),
-        "quoted_lines_log": math.log1p(len(_QUOTED.findall(message.text))),
+        "quoted_lines_log": math.log1p(len(_QUOTED.findall(message.text[: 2 * MAX_FEATURE_CHARS]))),
         "referral_phrases": min(len(_REFERRAL.findall(body)), 5) / 5,
         "recruiting_terms": min(len(_RECRUITING.findall(body + " " + message.subject)), 10) / 10,
         "your_background": min(len(_YOUR_BACKGROUND.findall(body)), 4) / 4,
