@@ -179,6 +179,7 @@ def render_body(env: SandboxedEnvironment, template: str, details: Details, me: 
         greeting=details.greeting, first_name=details.first_name or "there",
         company=details.company or "your company", company_known=bool(details.company),
         role=details.role or "the role", role_known=bool(details.role),
+        role_phrase=f"the {details.role} role" if details.role else "the role",
         subject=message.subject, me=me, first_name_of_me=me.name.split()[0] if me.name else "",
     ).strip() + "\n"
 
