@@ -105,27 +105,44 @@ def done_count(account: Account) -> int:
     path = account.tmp / "state" / "test.sqlite"
     if not path.exists():
         return 0
-    with sqlite3.connect(path) as db:
-        try:
+    try:
+        with sqlite3.connect(path, timeout=0.2) as db:
             return int(db.execute("SELECT count(*) FROM messages WHERE status = 'done'").fetchone()[0])
-        except sqlite3.OperationalError:
-            return 0
+    except sqlite3.Error:
+        return 0  # busy or not created yet
+
+
+def kill_when(process: subprocess.Popen, ready) -> bool:
+    """SIGKILL `process` once `ready()` holds; False if it finished first."""
+    while process.poll() is None:
+        if ready():
+            process.send_signal(signal.SIGKILL)
+            process.wait()
+            return True
+        time.sleep(0.01)
+    return False
 
 
 def test_sigkill_at_random_moments_loses_and_duplicates_nothing(dovecot_account: Account,
                                                                 samples) -> None:
+    """Kills land at random points of progress (and some during start-up), whatever the speed."""
     dovecot_account.append(corpus(samples, 300))
     config = dovecot_account.config(batch_size=4)
     rng = random.Random(7)
     kills = mid_work = 0
-    while kills < 14:
+    for attempt in range(40):
         before = done_count(dovecot_account)
+        if before >= 300 or kills >= 14:
+            break
         process = triage_process(config)
-        time.sleep(rng.uniform(0.8, 2.0))
-        if process.poll() is not None:
-            break  # finished before the kill: all work done
-        process.send_signal(signal.SIGKILL)
-        process.wait()
+        if attempt % 3 == 2:
+            deadline = time.monotonic() + rng.uniform(0.05, 1.0)
+            killed = kill_when(process, lambda: time.monotonic() > deadline)
+        else:
+            target = before + rng.randint(1, 30)
+            killed = kill_when(process, lambda: done_count(dovecot_account) >= target)
+        if not killed:
+            break
         kills += 1
         mid_work += before < done_count(dovecot_account) < 300
     final = triage_process(config)
@@ -137,15 +154,15 @@ def test_sigkill_at_random_moments_loses_and_duplicates_nothing(dovecot_account:
 
 
 def test_two_runs_at_once_exactly_one_works(dovecot_account: Account, samples) -> None:
-    dovecot_account.append(corpus(samples, 40))
-    config = dovecot_account.config()
+    dovecot_account.append(corpus(samples, 200))
+    config = dovecot_account.config(batch_size=5)
     seen = len(dovecot_account.server.log_text().splitlines())
     first, second = triage_process(config), triage_process(config)
     outputs = [p.communicate(timeout=300) for p in (first, second)]
     assert first.returncode == 0 and second.returncode == 0
     texts = [out.decode() for out, _ in outputs]
     assert sum("another run is in progress" in t for t in texts) == 1
-    assert sum("40 new" in t for t in texts) == 1
+    assert sum("200 new" in t for t in texts) == 1
     logins = [line for line in dovecot_account.server.log_text().splitlines()[seen:]
               if f"Login: user=<{dovecot_account.user}>" in line]
     assert len(logins) == 1, logins

@@ -34,14 +34,20 @@ def test_starttls_with_a_trusted_certificate_works(dovecot_account: Account, sam
     assert "1 new" in capsys.readouterr().out
 
 
-def test_a_failed_starttls_handshake_aborts_before_credentials(dovecot_account: Account,
-                                                               capsys) -> None:
-    proxy = FaultProxy(dovecot_account.server.port)
+def starttls_through_proxy(account: Account) -> FaultProxy:
+    """Run triage with security = "starttls" through a recording proxy; expect exit code 4."""
+    proxy = FaultProxy(account.server.port)
     try:
-        config = dovecot_account.config(host="localhost", port=proxy.port, security="starttls")
+        config = account.config(host="localhost", port=proxy.port, security="starttls")
         assert main(["run", "--config", str(config)]) == 4
     finally:
         proxy.close()
+    return proxy
+
+
+def test_a_failed_starttls_handshake_aborts_before_credentials(dovecot_account: Account,
+                                                               capsys) -> None:
+    proxy = starttls_through_proxy(dovecot_account)
     assert "certificate failed verification" in capsys.readouterr().err
     assert b"STARTTLS" in proxy.client_log
     assert b"LOGIN" not in proxy.client_log and b"AUTHENTICATE" not in proxy.client_log
@@ -49,12 +55,7 @@ def test_a_failed_starttls_handshake_aborts_before_credentials(dovecot_account: 
 
 
 def test_a_server_without_starttls_gets_no_credentials(pymap_account: Account, capsys) -> None:
-    proxy = FaultProxy(pymap_account.server.port)
-    try:
-        config = pymap_account.config(host="localhost", port=proxy.port, security="starttls")
-        assert main(["run", "--config", str(config)]) == 4
-    finally:
-        proxy.close()
+    proxy = starttls_through_proxy(pymap_account)
     assert "does not offer STARTTLS; refusing to log in" in capsys.readouterr().err
     assert b"LOGIN" not in proxy.client_log and PASSWORD.encode() not in proxy.client_log
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
 from . import __version__
-from .classifier import ModelError, explain, load_model
+from .classifier import Model, ModelError, explain, load_model
 from .config import Config, ConfigError, default_config_path, load_config
 from .ledger import LedgerError, LockBusy, Ledger, account_lock, ledger_path
 from .mailbox import AuthError, FolderError, Mailbox, MailboxError, TLSError
@@ -158,13 +158,25 @@ def build_parser() -> argparse.ArgumentParser:
 # -- commands -------------------------------------------------------------------------
 def cmd_run(args: argparse.Namespace) -> int:
     config = load_config(args.config)
-    model = load_model(config.model_dir)
+    model = ModelOnce(config.model_dir)
     codes = [run_account(config, name, model, args.dry_run, args.quiet)
              for name in _account_names(config, args.account)]
     return max(codes, default=EXIT_OK)
 
 
-def run_account(config: Config, name: str, model: object, dry_run: bool = False,
+class ModelOnce:
+    """Loads the model on first use, so a run that finds the lock taken never pays for it."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory, self.model = directory, None
+
+    def get(self) -> Model:
+        if self.model is None:
+            self.model = load_model(self.directory)
+        return self.model
+
+
+def run_account(config: Config, name: str, model: ModelOnce, dry_run: bool = False,
                 quiet: bool = False) -> int:
     """One account: lock, secret, ledger, run; the summary on stdout, errors on stderr."""
     account = config.account(name)
@@ -176,7 +188,7 @@ def run_account(config: Config, name: str, model: object, dry_run: bool = False,
             secret = resolve_secret(account)
             Redactor.secrets.add(secret)
             with Ledger(ledger_path(config.state_dir, account.name)) as ledger:
-                runner = Runner(config, account, model, ledger,  # type: ignore[arg-type]
+                runner = Runner(config, account, model.get(), ledger,
                                 lambda: Mailbox.connect(account, secret), options, print)
                 tally = runner.run()
     except LockBusy as exc:
@@ -197,7 +209,8 @@ def run_account(config: Config, name: str, model: object, dry_run: bool = False,
 
 def cmd_watch(args: argparse.Namespace) -> int:
     config = load_config(args.config)
-    model = load_model(config.model_dir)
+    model = ModelOnce(config.model_dir)
+    model.get()
     names = _account_names(config, args.account)
     account = config.account(names[0])
     secret = resolve_secret(account)
