@@ -85,6 +85,8 @@ class FakeMailbox:
     def special_folder(self, attribute: bytes) -> str | None:
         if attribute == b"\\Drafts" and self.special_drafts:
             return "Drafts"
+        if attribute == b"\\Sent" and "Sent" in self.folders:
+            return "Sent"
         return None
 
     def folder_exists(self, folder: str) -> bool:

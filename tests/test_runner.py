@@ -163,3 +163,18 @@ def test_no_draft_for_bulk_or_answered_mail(config, tmp_path) -> None:
     assert box.folders["Drafts"].messages == {}
     assert notes == {1: "Precedence: bulk", 2: "already answered",
                      3: "Auto-Submitted: auto-generated"}
+
+
+def test_no_draft_in_a_thread_the_user_already_answered(config, tmp_path) -> None:
+    box = FakeMailbox()
+    box.folders["Sent"] = box.folders["INBOX"].__class__(4000)
+    box.deliver(b"From: Dana <dana@example.com>\r\nMessage-ID: <mine@example.com>\r\n\r\nThanks!\r\n",
+                "Sent")
+    box.deliver(mail(1, "targeted", "In-Reply-To: <mine@example.com>\r\n"))
+    box.deliver(mail(2, "targeted", "In-Reply-To: <someone-else@example.org>\r\n"))
+    with Ledger(tmp_path / "l.sqlite") as ledger:
+        runner(config, box, ledger).run()
+        notes = {d.uid: d.note for d in ledger.decisions()}
+    assert notes[1] == "thread already answered"
+    assert notes[2].startswith("draft added")
+    assert len(box.folders["Drafts"].messages) == 1

@@ -99,7 +99,11 @@ def build_parser() -> argparse.ArgumentParser:
                     "draft polite replies to targeted outreach. Never sends, deletes or marks read.",
         epilog=EXIT_CODES)
     parser.add_argument("--version", action="version", version=f"triage {__version__}")
-    parser.set_defaults(func=lambda _: parser.print_help() or EXIT_USAGE, verbose=0)
+    def usage(_: argparse.Namespace) -> int:
+        parser.print_help()
+        return EXIT_USAGE
+
+    parser.set_defaults(func=usage, verbose=0)
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
 
     def command(name: str, func: Callable[[argparse.Namespace], int], help_text: str,
@@ -168,7 +172,8 @@ class ModelOnce:
     """Loads the model on first use, so a run that finds the lock taken never pays for it."""
 
     def __init__(self, directory: Path) -> None:
-        self.directory, self.model = directory, None
+        self.directory = directory
+        self.model: Model | None = None
 
     def get(self) -> Model:
         if self.model is None:

@@ -288,9 +288,9 @@ class _translated:
     def __enter__(self) -> None:
         return None
 
-    def __exit__(self, kind: type | None, exc: BaseException | None, _tb: object) -> bool:
+    def __exit__(self, kind: type | None, exc: BaseException | None, _tb: object) -> None:
         if exc is None or isinstance(exc, MailboxError):
-            return False
+            return None
         if isinstance(exc, ssl.SSLCertVerificationError):
             raise TLSError(f"{self.doing}: the server's certificate failed verification "
                            f"({exc.verify_message}); if it is self-signed, set ca_file to its "
@@ -306,7 +306,7 @@ class _translated:
                 raise FolderError(f"folder {self.folder!r} cannot be used ({_reason(exc)}); create "
                                   "it in your mail client or fix the config") from None
             raise MailboxError(f"{self.doing}: the server said {_reason(exc)}") from None
-        return False
+        return None
 
 
 def _close_quietly(client: IMAPClient) -> None:

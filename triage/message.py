@@ -13,6 +13,7 @@ import email.policy
 import email.utils
 import re
 from dataclasses import dataclass
+from typing import Iterator
 from email.errors import MessageError
 from email.header import decode_header, make_header
 from email.message import Message as StdMessage
@@ -197,7 +198,7 @@ def _part_text(part: StdMessage) -> str:
         payload = part.get_payload(decode=True)
     except Exception:  # noqa: BLE001 - malformed transfer encodings of every kind
         payload = None
-    if payload is None:
+    if not isinstance(payload, bytes):
         body = part.get_payload()
         return body if isinstance(body, str) else ""
     return _decode_bytes(payload, part.get_content_charset())
@@ -236,7 +237,7 @@ def _tidy(text: str) -> str:
     return re.sub(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", "", text)
 
 
-def _walk(msg: StdMessage):
+def _walk(msg: StdMessage) -> Iterator[StdMessage]:
     """Depth-first parts without recursion, so deeply nested MIME cannot blow the stack."""
     stack = [msg]
     while stack:
@@ -245,7 +246,7 @@ def _walk(msg: StdMessage):
         if part.is_multipart():
             children = part.get_payload()
             if isinstance(children, list):
-                stack.extend(reversed(children))
+                stack.extend(reversed([c for c in children if isinstance(c, StdMessage)]))
 
 
 def html_to_text(html: str) -> str:

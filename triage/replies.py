@@ -17,7 +17,7 @@ from email.policy import SMTP
 from email.utils import format_datetime
 from pathlib import Path
 
-from jinja2 import ChoiceLoader, FileSystemLoader, PackageLoader, StrictUndefined
+from jinja2 import BaseLoader, ChoiceLoader, FileSystemLoader, PackageLoader, StrictUndefined
 from jinja2.sandbox import SandboxedEnvironment
 
 from .config import Me
@@ -153,7 +153,7 @@ def _role(message: Message) -> str:
 
 def template_environment(user_dir: Path | None) -> SandboxedEnvironment:
     """Sandboxed Jinja2: the user's template dir first, then the templates shipped here."""
-    loaders = [FileSystemLoader(str(user_dir))] if user_dir and user_dir.is_dir() else []
+    loaders: list[BaseLoader] = [FileSystemLoader(str(user_dir))] if user_dir and user_dir.is_dir() else []
     loaders.append(PackageLoader("triage", "templates"))
     return SandboxedEnvironment(loader=ChoiceLoader(loaders), undefined=StrictUndefined,
                                 autoescape=False, keep_trailing_newline=True)

@@ -218,8 +218,9 @@ class Runner:
         return fresh
 
     def _classify(self, items: list[_Item]) -> None:
+        predictions: list[Prediction | None]
         try:
-            predictions = self.model.predict([i.message for i in items])
+            predictions = list(self.model.predict([i.message for i in items]))
         except Exception:  # noqa: BLE001 - fall back to one at a time to isolate the culprit
             predictions = [self._predict_one(i) for i in items]
         for item, prediction in zip(items, predictions):
