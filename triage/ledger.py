@@ -142,6 +142,14 @@ class Ledger:
             raise
         self.db.execute("COMMIT")
 
+    # -- one-time notices ----------------------------------------------------------------
+    def noted(self, key: str) -> bool:
+        """True once `note(key)` was called, in any earlier run."""
+        return self.db.execute("SELECT 1 FROM meta WHERE key = ?", (f"noted:{key}",)).fetchone() is not None
+
+    def note(self, key: str) -> None:
+        self.db.execute("INSERT OR IGNORE INTO meta VALUES (?, '1')", (f"noted:{key}",))
+
     # -- watermarks -------------------------------------------------------------------
     def watermark(self, folder: str, uidvalidity: int) -> int | None:
         """The last UID fully processed in this folder incarnation, or None if never seen."""

@@ -155,14 +155,13 @@ class Runner:
         return any(mid not in found[uid] for uid, mid in expected.items() if uid in found)
 
     def _note_keyword_support(self, state: FolderState) -> None:
-        key = f"warned-no-keywords:{state.name}"
-        if state.keywords_allowed or self.ledger.db.execute(
-                "SELECT 1 FROM meta WHERE key = ?", (key,)).fetchone():
+        key = f"no-keywords:{state.name}"
+        if state.keywords_allowed or self.ledger.noted(key):
             return
         log.warning("%s does not allow custom keywords (no \\* in PERMANENTFLAGS): labels are kept "
                     "in the local ledger only", state.name)
         if not self.options.dry_run:
-            self.ledger.db.execute("INSERT OR IGNORE INTO meta VALUES (?, '1')", (key,))
+            self.ledger.note(key)
 
     def _advance_watermark(self, state: FolderState, uids: Sequence[int], since: str) -> None:
         """Move the watermark over the longest run of settled UIDs above it (none is skipped)."""
