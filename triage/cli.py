@@ -6,6 +6,7 @@ Nothing imports this module; it only calls the core.
 from __future__ import annotations
 
 import argparse
+from importlib import resources
 import json
 import logging
 import sys
@@ -363,48 +364,12 @@ def _doctor_account(config: Config, name: str) -> int:
     return EXIT_OK
 
 
-SAMPLE_CONFIG = '''# triage configuration. Secrets never go in this file.
-
-[[accounts]]
-name = "work"
-host = "imap.example.com"
-port = 993
-security = "tls"              # tls (default) | starttls | plain (loopback only)
-username = "me@example.com"
-password_env = "TRIAGE_PASSWORD"     # or: password_command = "pass show mail"
-                                     # or: password_file = "~/.config/triage/password" (chmod 600)
-folders = ["INBOX"]
-# ca_file = "/path/to/self-signed.pem"   # trust a self-signed server
-# drafts_folder = "Drafts"               # used when the server marks no \\Drafts folder
-# first_run_days = 14                    # the first run looks this far back, no further
-
-[me]
-name = "Dana Smith"
-email = "me@example.com"
-stance = "selective"          # open | selective | not-looking
-phone = "+1 555 0100"
-availability = "weekdays 12:00-14:00 or after 17:00"
-# signature = """Best,
-# Dana"""
-
-[drafts]
-labels = ["targeted"]         # add "referral" to draft replies to referral requests too
-
-# [labels.mass]
-# keyword = "triage-mass"
-# move_to = "Recruiting/Bulk"  # a folder that exists; triage never creates folders
-
-# [state]
-# dir = "~/.local/state/triage"
-'''
-
-
 def cmd_init(args: argparse.Namespace) -> int:
     path = args.config or default_config_path()
     if path.exists():
         return fail(EXIT_USAGE, f"{path} already exists; edit it, or pass --config NEW_PATH")
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(SAMPLE_CONFIG)
+    path.write_text(resources.files("triage").joinpath("config.sample.toml").read_text())
     print(f"triage: wrote {path}; edit it, then run `triage doctor`")
     return EXIT_OK
 
