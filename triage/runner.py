@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 from .classifier import UNSURE, Model, Prediction
-from .config import LABELS, Account, Config
+from .config import LABELS, Account, Config, LabelAction
 from .ledger import DONE, FAILED, Decision, DraftRecord, Ledger
 from .mailbox import FolderError, FolderState, Fetched, Mailbox, MailboxError, chunks
 from .message import Message, fingerprint, parse_message
@@ -87,6 +87,7 @@ class Runner:
         self.deadline = time.monotonic() + options.deadline_seconds
         self.mbox: Mailbox | None = None
         self._drafts_folder: str | None = None
+        self._sent_folder: str | None | bool = False  # False: not looked up on this connection
 
     def run(self) -> Tally:
         """All folders of the account, retrying transient failures with backoff."""
@@ -107,7 +108,7 @@ class Runner:
                 log.warning("%s; retrying in %.0f s (attempt %d of %d)", exc, delay, attempt + 2,
                             self.options.retries + 1)
                 time.sleep(delay)
-                self._drafts_folder = None
+                self._drafts_folder, self._sent_folder = None, False
         return self.tally  # pragma: no cover - the loop returns or raises
 
     # -- fetch ---------------------------------------------------------------------
@@ -243,12 +244,13 @@ class Runner:
     def _thread_answered(self, item: _Item) -> bool:
         """Only for draft candidates that are replies: did the user already write in this thread?"""
         wanted = self.config.drafts.enabled and item.label in self.config.drafts.labels
-        ids = [*item.message.references, item.message.in_reply_to]
         if not wanted or not item.message.in_reply_to or self.mbox is None:
             return False
-        sent = self.mbox.special_folder(b"\\Sent")
-        found = sent is not None and any(self.mbox.find_header(sent, "Message-ID", i) for i in ids if i)
-        return found
+        if self._sent_folder is False:
+            self._sent_folder = self.mbox.special_folder(b"\\Sent")
+        sent = self._sent_folder
+        ids = [*item.message.references, item.message.in_reply_to]
+        return isinstance(sent, str) and any(self.mbox.find_header(sent, "Message-ID", i) for i in ids)
 
     # -- act and record ------------------------------------------------------------------
     def _act(self, state: FolderState, items: list[_Item], fresh: list[_Item],
@@ -300,7 +302,7 @@ class Runner:
             assert self.mbox is not None
             self.mbox.move(uids, destination)
 
-    def _action(self, item: _Item):
+    def _action(self, item: _Item) -> LabelAction:
         return self.config.actions.get(item.label or UNSURE) or self.config.actions[UNSURE]
 
     def _draft(self, item: _Item, plan: Plan) -> None:
