@@ -82,6 +82,20 @@ class FakeMailbox:
         for uid in uids:
             self.deliver(source.messages.pop(uid), folder, tuple(source.flags.pop(uid)))
 
+    def keyword_uids(self, keyword: str, since: dt.date | None = None) -> list[int]:
+        self._maybe_fail("search")
+        box = self.folders[self.selected or "INBOX"]
+        return sorted(u for u, flags in box.flags.items() if keyword in flags)
+
+    def hierarchy(self) -> tuple[str, str]:
+        return "", "/"
+
+    def create_folder(self, folder: str) -> bool:
+        if folder in self.folders:
+            return False
+        self.folders[folder] = FakeFolder(3000 + len(self.folders))
+        return True
+
     def special_folder(self, attribute: bytes) -> str | None:
         if attribute == b"\\Drafts" and self.special_drafts:
             return "Drafts"

@@ -76,3 +76,13 @@ def test_missing_file_and_bad_toml(tmp_path: Path) -> None:
 def test_stance_is_validated(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="me.stance must be one of open, selective, not-looking"):
         load(tmp_path, text=BASE.format(extra="") + 'stance = "maybe"\n')
+
+
+def test_correction_folders_default_on_and_may_not_hold_a_watched_folder(tmp_path: Path) -> None:
+    config, _ = load(tmp_path)
+    assert config.accounts[0].corrections_folder == "Triage"
+    config, _ = load(tmp_path, 'corrections_folder = ""')
+    assert config.accounts[0].corrections_folder == ""
+    with pytest.raises(ConfigError, match=r"accounts\[0\]\.corrections_folder = 'Triage' would "
+                                          r"hold watched folder 'Triage/mass'"):
+        load(tmp_path, 'folders = ["INBOX", "Triage/mass"]')

@@ -17,7 +17,8 @@ from typing import Callable, Iterator, Sequence
 from . import __version__
 from .classifier import Model, ModelError, explain, load_model
 from .config import Config, ConfigError, default_config_path, load_config
-from .ledger import LedgerError, LockBusy, Ledger, account_lock, ledger_path
+from .learn import CorrectionStore, Harvester, correction_folders, create_correction_folders
+from .ledger import LedgerError, LockBusy, Ledger, account_lock, corrections_dir, ledger_path
 from .mailbox import AuthError, FolderError, Mailbox, MailboxError, TLSError
 from .message import ParseError, parse_message
 from .runner import RunOptions, Runner
@@ -148,6 +149,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--models", type=Path, default=REPO_ROOT / "models")
     p.add_argument("--force", action="store_true", help="replace a model that scores better")
     p.add_argument("--rollback", action="store_true", help="restore the previous model and stop")
+    p.add_argument("--config", type=Path, default=None,
+                   help="config whose accounts' harvested corrections are trained on too "
+                        f"(default: {default_config_path()}, when it exists)")
+    p.add_argument("--no-corrections", action="store_true",
+                   help="train on the shipped corpus only, without your corrections")
+    p = command("learn", cmd_learn, "Harvest your corrections now: mail you moved into a "
+                "correction folder (Triage/<label>) or whose triage keyword you changed. "
+                "`triage run` does this too; `make train` learns from them.", account=True)
+    p.add_argument("--create-folders", action="store_true",
+                   help="create the missing correction folders first")
+    p.add_argument("--list", action="store_true", help="list the stored corrections and stop")
     p = command("log", cmd_log, "Show recent decisions from the ledger.", account=True)
     p.add_argument("-n", type=int, default=20, help="how many (default 20)")
     p = command("drafts", cmd_drafts, "List recent drafted replies.", account=True)
@@ -283,15 +295,73 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(f"triage: restored the previous model in {args.models}")
         return EXIT_OK
     started = time.monotonic()
-    model = train(args.data, args.models, extra=tuple(args.extra), force=args.force,
+    extra = tuple(args.extra) + (() if args.no_corrections else _correction_stores(args.config))
+    model = train(args.data, args.models, extra=extra, force=args.force,
                   independent=args.eval, progress=stderr_progress)
     held = model.card["held_out"]
-    line = (f"triage: trained on {sum(c['train'] for c in model.card['counts'].values())} messages; "
+    line = (f"triage: trained on {sum(c['train'] for c in model.card['counts'].values())} messages "
+            f"({model.card.get('extra_examples', 0)} of them yours); "
             f"held-out macro-F1 {held['macro_f1']:.4f} on {held['count']}")
     if "independent" in model.card:
         line += f"; independent macro-F1 {model.card['independent']['macro_f1']:.4f}"
     print(f"{line}; thresholds {model.thresholds}; {time.monotonic() - started:.0f} s; "
           f"report: {args.models / 'report.md'}")
+    return EXIT_OK
+
+
+def _correction_stores(config_path: Path | None) -> tuple[Path, ...]:
+    """The corrections stores of every configured account (none when there is no config)."""
+    if config_path is None and not default_config_path().exists():
+        return ()
+    config = load_config(config_path)
+    return tuple(corrections_dir(config.state_dir, a.name) for a in config.accounts)
+
+
+def cmd_learn(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    worst = EXIT_OK
+    for name in _account_names(config, args.account):
+        account = config.account(name)
+        store = CorrectionStore(corrections_dir(config.state_dir, name))
+        if args.list:
+            with Ledger(ledger_path(config.state_dir, name)) as ledger:
+                for c in ledger.corrections():
+                    when = time.strftime("%Y-%m-%d %H:%M", time.localtime(c.corrected_at))
+                    print(f"{name}  {when}  {c.label:<8} (triage said {c.predicted or '-'})  "
+                          f"{c.subject[:60]!r}  [{c.source}]")
+            continue
+        if not account.corrections_folder:
+            print(f"triage: {name}: corrections_folder is \"\" in {config.path}: harvesting is off")
+            continue
+        worst = max(worst, _learn_account(config, name, store, args.create_folders))
+    return worst
+
+
+def _learn_account(config: Config, name: str, store: CorrectionStore, create: bool) -> int:
+    account = config.account(name)
+    try:
+        with account_lock(config.state_dir, name):
+            secret = resolve_secret(account)
+            Redactor.secrets.add(secret)
+            with Ledger(ledger_path(config.state_dir, name)) as ledger:
+                mbox = Mailbox.connect(account, secret)
+                try:
+                    if create:
+                        for folder in create_correction_folders(mbox, account):
+                            print(f"triage: {name}: created {folder}")
+                    found = Harvester(config, account, mbox, ledger, store).harvest(keyword_days=None)
+                finally:
+                    mbox.close()
+    except LockBusy as exc:
+        print(f"triage: {name}: {exc}")
+        return EXIT_OK
+    except (SecretError, AuthError) as exc:
+        return fail(EXIT_AUTH, f"{name}: {exc}")
+    except FolderError as exc:
+        return fail(EXIT_USAGE, f"{name}: {exc}")
+    except (TLSError, MailboxError) as exc:
+        return fail(EXIT_CONNECTION, f"{name}: {exc}")
+    print(found.line(store.counts()))
     return EXIT_OK
 
 
@@ -356,6 +426,13 @@ def _doctor_account(config: Config, name: str) -> int:
             print(f"ok   {name}: {folder} (UIDVALIDITY {state.uidvalidity}); keywords "
                   f"{'allowed' if state.keywords_allowed else 'NOT allowed: ledger only'}")
         print(f"ok   {name}: drafts go to {mbox.drafts_folder(account.drafts_folder)!r}")
+        folders = correction_folders(mbox, account)
+        missing = [f for f in folders.values() if not mbox.folder_exists(f)]
+        if folders and not missing:
+            print(f"ok   {name}: corrections: move mislabelled mail into {', '.join(folders.values())}")
+        elif folders:
+            print(f"note {name}: no correction folders {', '.join(missing)}; create them with "
+                  "`triage learn --create-folders` to teach triage by moving mail")
     except MailboxError as exc:
         print(f"FAIL {name}: {exc}")
         return EXIT_USAGE if isinstance(exc, FolderError) else EXIT_CONNECTION

@@ -54,6 +54,7 @@ class Account:
     retries: int = 3
     retry_backoff: float = 2.0
     run_deadline: float = 1200.0
+    corrections_folder: str = "Triage"  # "": no harvesting of corrections
 
 
 @dataclass(frozen=True)
@@ -235,7 +236,19 @@ def _account(data: Any, where: _Where) -> Account:
         retries=int(_get(data, "retries", int, where, 3)),
         retry_backoff=_positive(data, "retry_backoff", 2.0, where),
         run_deadline=_positive(data, "run_deadline", 1200.0, where),
+        corrections_folder=_corrections_folder(data, folders, where),
     )
+
+
+def _corrections_folder(data: dict[str, Any], folders: list[str], where: _Where) -> str:
+    """The parent of the per-label correction folders; "" turns harvesting off."""
+    value = _get(data, "corrections_folder", str, where, "Triage")
+    watched = [f for f in folders if value and (f == value or f.startswith(value + "/")
+                                                 or f.startswith(value + "."))]
+    if watched:
+        raise where.error("corrections_folder", f"= {value!r} would hold watched folder "
+                          f"{watched[0]!r}; pick a parent folder that triage does not process")
+    return value
 
 
 def _positive(data: dict[str, Any], key: str, default: float, where: _Where) -> float:

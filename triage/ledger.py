@@ -35,6 +35,9 @@ CREATE TABLE IF NOT EXISTS drafts (
     draft_message_id TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, folder TEXT NOT NULL,
     draft_uid INTEGER, source_subject TEXT NOT NULL, recruiter TEXT NOT NULL,
     company TEXT NOT NULL, label TEXT NOT NULL, created_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS corrections (
+    fingerprint TEXT PRIMARY KEY, label TEXT NOT NULL, predicted TEXT, source TEXT NOT NULL,
+    subject TEXT NOT NULL, file TEXT NOT NULL, corrected_at REAL NOT NULL);
 """
 DONE, FAILED, GAVE_UP = "done", "failed", "gave-up"
 MAX_ATTEMPTS = 3
@@ -64,6 +67,19 @@ class Decision:
     confidence: float | None
     status: str
     note: str = ""
+
+
+@dataclass(frozen=True)
+class Correction:
+    """A label the user gave a message: by moving it to a correction folder or by keyword."""
+
+    fingerprint: str
+    label: str
+    predicted: str | None
+    source: str
+    subject: str
+    file: str
+    corrected_at: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -224,6 +240,24 @@ class Ledger:
                 found[fp] = label
         return found
 
+    def labels_at(self, folder: str, uidvalidity: int, uids: list[int]) -> dict[int, tuple[str, str | None]]:
+        """For decided UIDs among `uids`: uid → (fingerprint, label triage gave it)."""
+        found: dict[int, tuple[str, str | None]] = {}
+        for start in range(0, len(uids), 500):
+            chunk = uids[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            for uid, fp, label in self.db.execute(
+                    f"SELECT uid, fingerprint, label FROM messages WHERE folder = ? AND uidvalidity = ? "
+                    f"AND status = 'done' AND uid IN ({marks})", (folder, uidvalidity, *chunk)):
+                found[int(uid)] = (str(fp), label)
+        return found
+
+    def predicted_label(self, fingerprint: str) -> str | None:
+        """The label triage last gave the message with this fingerprint, if it saw it."""
+        row = self.db.execute("SELECT label FROM messages WHERE fingerprint = ? AND status = 'done' "
+                              "ORDER BY decided_at DESC LIMIT 1", (fingerprint,)).fetchone()
+        return None if row is None else row[0]
+
     def decisions(self, limit: int = 50) -> list[Decision]:
         """The most recent decisions, newest first."""
         rows = self.db.execute(
@@ -254,6 +288,22 @@ class Ledger:
         rows = self.db.execute("SELECT * FROM drafts ORDER BY created_at DESC LIMIT ?", (limit,))
         return [DraftRecord(*row) for row in rows]
 
+    # -- corrections ------------------------------------------------------------------
+    def correction(self, fingerprint: str) -> Correction | None:
+        row = self.db.execute("SELECT * FROM corrections WHERE fingerprint = ?",
+                              (fingerprint,)).fetchone()
+        return None if row is None else Correction(*row)
+
+    def record_correction(self, correction: Correction) -> None:
+        """Insert or replace: the latest correction of a message wins."""
+        self.db.execute("INSERT OR REPLACE INTO corrections VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        (correction.fingerprint, correction.label, correction.predicted,
+                         correction.source, correction.subject, correction.file, time.time()))
+
+    def corrections(self, limit: int = 1000) -> list[Correction]:
+        rows = self.db.execute("SELECT * FROM corrections ORDER BY corrected_at DESC LIMIT ?", (limit,))
+        return [Correction(*row) for row in rows]
+
 
 @contextmanager
 def account_lock(state_dir: Path, account: str) -> Iterator[None]:
@@ -275,3 +325,8 @@ def account_lock(state_dir: Path, account: str) -> Iterator[None]:
 
 def ledger_path(state_dir: Path, account: str) -> Path:
     return state_dir / f"{safe_name(account)}.sqlite"
+
+
+def corrections_dir(state_dir: Path, account: str) -> Path:
+    """Where an account's corrected messages are kept, as `<label>/<hash>.eml` (0700/0600)."""
+    return state_dir / f"{safe_name(account)}.corrections"

@@ -192,6 +192,33 @@ class Mailbox:
                 if self.client.has_capability("UIDPLUS"):
                     self.client.uid_expunge(chunk)
 
+    def keyword_uids(self, keyword: str, since: dt.date | None = None) -> list[int]:
+        """UIDs in the selected folder that carry `keyword` (optionally arrived since), ascending."""
+        criteria: list[object] = ["KEYWORD", keyword] + (["SINCE", since] if since else [])
+        with _translated(f"searching for keyword {keyword}"):
+            return sorted(int(u) for u in self.client.search(criteria))
+
+    # -- folders -----------------------------------------------------------------------
+    def hierarchy(self) -> tuple[str, str]:
+        """The personal namespace prefix and hierarchy delimiter, e.g. ("", "/") or ("INBOX.", ".")."""
+        with _translated("reading the folder namespace"):
+            if self.client.has_capability("NAMESPACE"):
+                personal = self.client.namespace().personal or ()
+                if personal:
+                    prefix, delimiter = personal[0]
+                    return _text(prefix or ""), _text(delimiter or "") or "/"
+            listed = self.client.list_folders("", "")
+        delimiter = _text(listed[0][1]) if listed and listed[0][1] else "/"
+        return "", delimiter
+
+    def create_folder(self, folder: str) -> bool:
+        """CREATE `folder` unless it exists; True when it was created."""
+        if self.folder_exists(folder):
+            return False
+        with _translated(f"creating {folder}", folder):
+            self.client.create_folder(folder)
+        return True
+
     # -- drafts ------------------------------------------------------------------------
     def folder_exists(self, folder: str) -> bool:
         with _translated("listing folders"):

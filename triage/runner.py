@@ -16,7 +16,8 @@ from typing import Callable, Sequence
 
 from .classifier import UNSURE, Model, Prediction
 from .config import LABELS, Account, Config, LabelAction
-from .ledger import DONE, FAILED, Decision, DraftRecord, Ledger
+from .learn import CorrectionStore, Harvester
+from .ledger import DONE, FAILED, Decision, DraftRecord, Ledger, corrections_dir
 from .mailbox import FolderError, FolderState, Fetched, Mailbox, MailboxError, chunks
 from .message import Message, fingerprint, parse_message
 from .policy import Plan, plan_actions
@@ -44,6 +45,7 @@ class Tally:
     drafts: int = 0
     failed: int = 0
     recognised: int = 0
+    corrections: int = 0
     dry_run: bool = False
     stopped_early: bool = False
 
@@ -56,6 +58,8 @@ class Tally:
         counts = ", ".join(f"{self.labels.get(label, 0)} {label}" for label in (*LABELS, UNSURE))
         extra = f"; {self.recognised} already done" if self.recognised else ""
         early = "; deadline reached, the rest next run" if self.stopped_early else ""
+        if self.corrections:
+            extra += f"; {self.corrections} corrections learned"
         dry = " (dry run: nothing changed)" if self.dry_run else ""
         return (f"triage: {self.account}: {self.processed} new ({counts}); {self.drafts} drafts; "
                 f"{self.failed} failed{extra}{early}{dry}")
@@ -97,6 +101,8 @@ class Runner:
                 try:
                     for folder in self.account.folders:
                         self.process_folder(folder)
+                    if not self.options.dry_run and not self.tally.stopped_early:
+                        self.harvest_corrections()
                 finally:
                     self.mbox.close()
                 return self.tally
@@ -110,6 +116,21 @@ class Runner:
                 time.sleep(delay)
                 self._drafts_folder, self._sent_folder = None, False
         return self.tally  # pragma: no cover - the loop returns or raises
+
+    def harvest_corrections(self) -> None:
+        """Learn what the user corrected since the last run; a folder problem never fails the run."""
+        if not self.account.corrections_folder or self.mbox is None:
+            return
+        store = CorrectionStore(corrections_dir(self.config.state_dir, self.account.name))
+        try:
+            found = Harvester(self.config, self.account, self.mbox, self.ledger, store).harvest()
+        except FolderError as exc:
+            log.warning("corrections not harvested this run: %s", exc)
+            return
+        self.tally.corrections += found.count
+        if found.missing:
+            log.info("no correction folders (%s): create them with `triage learn --create-folders` "
+                     "to teach triage by moving mail", ", ".join(found.missing))
 
     # -- fetch ---------------------------------------------------------------------
     def process_folder(self, folder: str) -> None:

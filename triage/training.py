@@ -150,6 +150,8 @@ def train(corpus: Path, model_dir: Path, *, extra: tuple[Path, ...] = (), force:
     progress("reading the corpus")
     examples = load_corpus(corpus, *[e for e in extra if e.exists()])
     _check_counts(examples, corpus)
+    corpus_root = corpus.resolve()
+    yours = sum(not e.path.resolve().is_relative_to(corpus_root) for e in examples)
     train_set = [e for e in examples if not e.held_out]
     held_out = [e for e in examples if e.held_out]
     model = fit(train_set, targets, progress)
@@ -157,6 +159,8 @@ def train(corpus: Path, model_dir: Path, *, extra: tuple[Path, ...] = (), force:
     scores = evaluate(model, held_out)
     extra_eval = evaluate(model, load_corpus(independent)) if independent and independent.exists() else None
     model.card = _card(examples, train_set, held_out, model, scores, extra_eval, targets)
+    if yours:
+        model.card["extra_examples"] = yours
     _gate(model_dir, held_out, scores, force)
     _keep_previous(model_dir)
     save_model(model, model_dir)

@@ -1,0 +1,186 @@
+"""Harvest the user's corrections, so `triage train` learns from them.
+
+A correction is something the user did: moved a message into a per-label correction folder
+(`Triage/targeted`, `Triage/other`, …) or changed the triage keyword on a labelled message.
+Each corrected message is kept as `<label>/<hash>.eml` in the account's private corrections
+store, keyed by its fingerprint (Message-ID), so the latest correction of a message wins.
+The model never trains on its own unreviewed guesses: nothing else goes into the store.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import os
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .config import LABELS, Account, Config
+from .ledger import Correction, Ledger, ensure_private_dir
+from .mailbox import Mailbox, chunks
+from .message import fingerprint, parse_message
+
+log = logging.getLogger(__name__)
+
+RECENT_KEYWORD_DAYS = 90  # a run looks for changed keywords this far back; `triage learn`: all
+
+
+@dataclass
+class Harvest:
+    """What one harvest found."""
+
+    account: str
+    learned: Counter = field(default_factory=Counter)
+    unreadable: int = 0
+    missing: tuple[str, ...] = ()
+
+    @property
+    def count(self) -> int:
+        return sum(self.learned.values())
+
+    def line(self, stored: dict[str, int]) -> str:
+        """One line for `triage learn`."""
+        found = ", ".join(f"{n} {label}" for label, n in sorted(self.learned.items())) or "none new"
+        total = sum(stored.values())
+        line = (f"triage: {self.account}: {self.count} corrections learned ({found}); "
+                f"{total} in the store")
+        if self.unreadable:
+            line += f"; {self.unreadable} unreadable, skipped"
+        if self.missing:
+            line += f"; missing folders: {', '.join(self.missing)} (create them with " \
+                    "`triage learn --create-folders`)"
+        return line
+
+
+class CorrectionStore:
+    """Corrected messages on disk: `<directory>/<label>/<hash>.eml`, private to the user."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def save(self, key: str, label: str, raw: bytes) -> Path:
+        """Write the message under `label`, removing any copy of it under another label."""
+        name = hashlib.sha256(key.encode()).hexdigest()[:32] + ".eml"
+        for other in LABELS:
+            if other != label:
+                (self.directory / other / name).unlink(missing_ok=True)
+        folder = self.directory / label
+        ensure_private_dir(self.directory)
+        ensure_private_dir(folder)
+        path = folder / name
+        temporary = folder / f".{name}.tmp"
+        fd = os.open(temporary, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as out:
+            out.write(raw)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temporary, path)
+        return path
+
+    def counts(self) -> dict[str, int]:
+        """Stored corrections per label."""
+        return {label: len(list((self.directory / label).glob("*.eml"))) for label in LABELS
+                if (self.directory / label).is_dir()}
+
+
+def correction_folders(mbox: Mailbox, account: Account) -> dict[str, str]:
+    """label → the full name of its correction folder on this server ({} when turned off)."""
+    if not account.corrections_folder:
+        return {}
+    prefix, delimiter = mbox.hierarchy()
+    root = account.corrections_folder
+    if prefix and not root.startswith(prefix) and root.upper() != "INBOX":
+        root = prefix + root
+    return {label: f"{root}{delimiter}{label}" for label in LABELS}
+
+
+def create_correction_folders(mbox: Mailbox, account: Account) -> list[str]:
+    """Create the correction folders that are missing (only on the user's request)."""
+    created = []
+    for folder in correction_folders(mbox, account).values():
+        if mbox.create_folder(folder):
+            created.append(folder)
+    return created
+
+
+class Harvester:
+    """Finds corrections on one connection and records them in the ledger and the store."""
+
+    def __init__(self, config: Config, account: Account, mbox: Mailbox, ledger: Ledger,
+                 store: CorrectionStore) -> None:
+        self.config, self.account, self.mbox = config, account, mbox
+        self.ledger, self.store = ledger, store
+        self.result = Harvest(account.name)
+
+    def harvest(self, keyword_days: int | None = RECENT_KEYWORD_DAYS) -> Harvest:
+        """Correction folders first, then changed keywords in the watched folders."""
+        missing = []
+        for label, folder in correction_folders(self.mbox, self.account).items():
+            if self.mbox.folder_exists(folder):
+                self.from_folder(label, folder)
+            else:
+                missing.append(folder)
+        self.result.missing = tuple(missing)
+        since = None if keyword_days is None else dt.date.today() - dt.timedelta(days=keyword_days)
+        for folder in self.account.folders:
+            self.from_keywords(folder, since)
+        return self.result
+
+    def from_folder(self, label: str, folder: str) -> None:
+        """Every message that arrived in `folder` since the last harvest is a `label` example."""
+        state = self.mbox.select(folder, readonly=True)
+        last = self.ledger.watermark(folder, state.uidvalidity) or 0
+        for batch in chunks(self.mbox.new_uids(last, None), self.account.batch_size):
+            fetched = self.mbox.fetch(batch, self.account.max_message_bytes)
+            with self.ledger.transaction():
+                for entry in fetched:
+                    self.learn(entry.raw, label, f"moved to {folder}")
+                self.ledger.set_watermark(folder, state.uidvalidity, max(batch),
+                                          dt.date.today().isoformat())
+
+    def from_keywords(self, folder: str, since: dt.date | None) -> None:
+        """Messages triage labelled whose label keyword the user changed."""
+        state = self.mbox.select(folder, readonly=True)  # EXAMINE: PERMANENTFLAGS is empty
+        tagged: dict[int, set[str]] = {}
+        for label in LABELS:
+            keyword = self.config.actions[label].keyword
+            if keyword:
+                for uid in self.mbox.keyword_uids(keyword, since):
+                    tagged.setdefault(uid, set()).add(label)
+        wanted: dict[int, str] = {}
+        for uid, (key, given) in self.ledger.labels_at(folder, state.uidvalidity, sorted(tagged)).items():
+            added = tagged[uid] - {given}
+            if len(added) != 1:
+                continue  # unchanged, or ambiguous (two new labels)
+            label = added.pop()
+            prior = self.ledger.correction(key)
+            if prior is None or prior.label != label:
+                wanted[uid] = label
+        for batch in chunks(sorted(wanted), self.account.batch_size):
+            fetched = self.mbox.fetch(batch, self.account.max_message_bytes)
+            with self.ledger.transaction():
+                for entry in fetched:
+                    self.learn(entry.raw, wanted[entry.uid], f"keyword changed in {folder}")
+
+    def learn(self, raw: bytes, label: str, source: str) -> None:
+        """Store one corrected message, unless it is unreadable or already known as `label`."""
+        try:
+            message = parse_message(raw)
+        except Exception as exc:  # noqa: BLE001 - one broken message never stops a harvest
+            self.result.unreadable += 1
+            log.warning("a message %s could not be read (%s: %s); skipped", source,
+                        type(exc).__name__, str(exc)[:120])
+            return
+        key = fingerprint(message, raw)
+        prior = self.ledger.correction(key)
+        if prior is not None and prior.label == label:
+            return
+        path = self.store.save(key, label, raw)
+        predicted = self.ledger.predicted_label(key)
+        self.ledger.record_correction(Correction(key, label, predicted, source,
+                                                 message.subject[:200], str(path)))
+        self.result.learned[label] += 1
+        log.info("learned %s: %r (%s; triage said %s)", label, message.subject[:60], source,
+                 predicted or "nothing")
