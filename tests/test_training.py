@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -10,7 +11,7 @@ import pytest
 
 from triage.classifier import ModelError, load_model
 from triage.message import parse_message
-from triage.training import TrainingError, rollback, train
+from triage.training import HELD_OUT_BUCKETS, TrainingError, rollback, train
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -47,11 +48,26 @@ def test_same_data_gives_the_same_model_and_report(trained, tmp_path) -> None:
     assert (models / "confusion.png").read_bytes().startswith(b"\x89PNG")
 
 
+def mislabelled_corpus(corpus: Path, tmp: Path) -> Path:
+    """The same files, but every training file under the wrong label (held-out ones kept right)."""
+    labels = ["targeted", "referral", "mass", "other"]
+    out = tmp / "mislabelled"
+    for label in labels:
+        for path in sorted((corpus / label).glob("*.eml")):
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+            held_out = int(digest[:8], 16) % HELD_OUT_BUCKETS == 0
+            wrong = labels[(labels.index(label) + 1) % len(labels)]
+            target = out / (label if held_out else wrong)
+            target.mkdir(parents=True, exist_ok=True)
+            shutil.copy(path, target / path.name)
+    return out
+
+
 def test_a_worse_model_is_refused_unless_forced_and_can_be_rolled_back(trained, tmp_path) -> None:
     corpus, models = trained
     work = tmp_path / "models"
     shutil.copytree(models, work)
-    worse = small_corpus(tmp_path, 12)
+    worse = mislabelled_corpus(corpus, tmp_path)
     with pytest.raises(TrainingError, match="current model scores better .* --force"):
         train(worse, work)
     assert scores(work) == scores(models)

@@ -19,10 +19,11 @@ from typing import Any, Sequence
 import joblib
 import numpy as np
 import sklearn
+from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.feature_extraction import DictVectorizer
 from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
+from sklearn.svm import LinearSVC
 from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.preprocessing import FunctionTransformer, MaxAbsScaler
 
@@ -63,18 +64,43 @@ def signal_dicts(batch: Sequence[Features]) -> list[dict[str, float]]:
 
 
 SIGNAL_WEIGHT = 0.1  # signals at full scale drown the text: 0.90 vs 0.97 held-out macro-F1
+# Referral phrasing (multilingual lexicon) weighs more: it carries over to languages the corpus
+# has little of. Measured: weight 0.6 → held-out 0.959 / independent 0.978 macro-F1, against
+# 0.952 / 0.969 at the default 0.1 (flat from 0.4 to 1.0). Raising `asks_recipient` as well
+# hurt badly (0.89): invitations to speak or join a board ask the recipient too.
+SIGNAL_WEIGHTS = {"referral_phrases": 0.6}
 
 
-def damp_signals(matrix: Any) -> Any:
-    """Scale the [0, 1] signals down so they nudge the text evidence rather than override it."""
-    return matrix * SIGNAL_WEIGHT
+class Signals(BaseEstimator, TransformerMixin):
+    """Signal dicts → columns scaled to [0, 1] (by their training maximum), then weighted."""
+
+    def __init__(self, weights: dict[str, float] | None = None, default: float = SIGNAL_WEIGHT) -> None:
+        self.weights = weights
+        self.default = default
+
+    def fit(self, batch: Sequence[Features], y: Any = None) -> Signals:
+        self.vector_ = DictVectorizer().fit(signal_dicts(batch))
+        self.scale_ = MaxAbsScaler().fit(self.vector_.transform(signal_dicts(batch)))
+        weights = self.weights or {}
+        self.column_weights_ = np.array([weights.get(name, self.default)
+                                         for name in self.vector_.get_feature_names_out()])
+        return self
+
+    def transform(self, batch: Sequence[Features]) -> Any:
+        scaled = self.scale_.transform(self.vector_.transform(signal_dicts(batch)))
+        return scaled.multiply(self.column_weights_).tocsr()
+
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        return self.vector_.get_feature_names_out()
 
 
-def build_pipeline(c: float = 30.0) -> Pipeline:
-    """Word TF-IDF plus damped signals → sigmoid-calibrated logistic regression.
+def build_pipeline(c: float = 5.0) -> Pipeline:
+    """Word TF-IDF plus damped signals → a linear SVM with sigmoid (Platt) calibration.
 
-    Character n-grams were tried: same scores on held-out and independent mail, four times
-    slower to predict.
+    Measured on the same split (1,164 training messages): the SVM scored held-out macro-F1
+    0.960 and independent 0.976, against 0.946 and 0.964 for logistic regression, and fits
+    three times faster; scores are flat for C between 3 and 10. Character n-grams were tried:
+    no better, four times slower to predict.
     """
     features = FeatureUnion([
         ("words", Pipeline([
@@ -82,14 +108,9 @@ def build_pipeline(c: float = 30.0) -> Pipeline:
             ("tfidf", TfidfVectorizer(ngram_range=(1, 2), min_df=2, max_df=0.9, sublinear_tf=True,
                                       max_features=40_000, strip_accents="unicode")),
         ])),
-        ("signals", Pipeline([
-            ("select", FunctionTransformer(signal_dicts)),
-            ("vector", DictVectorizer()),
-            ("scale", MaxAbsScaler()),
-            ("damp", FunctionTransformer(damp_signals, accept_sparse=True)),
-        ])),
+        ("signals", Signals(SIGNAL_WEIGHTS)),
     ])
-    classifier = LogisticRegression(C=c, class_weight="balanced", max_iter=3000, random_state=SEED)
+    classifier = LinearSVC(C=c, class_weight="balanced", max_iter=5000, random_state=SEED)
     calibrated = CalibratedClassifierCV(classifier, method="sigmoid", cv=5)
     return Pipeline([("features", features), ("classify", calibrated)])
 
@@ -184,7 +205,7 @@ def feature_names(model: Model) -> list[str]:
     union = model.pipeline.named_steps["features"]
     names = []
     for name, part in union.transformer_list:
-        step = part.named_steps["tfidf"] if name == "words" else part.named_steps["vector"]
+        step = part.named_steps["tfidf"] if name == "words" else part
         names += [f"{name}__{n}" for n in step.get_feature_names_out()]
     return names
 

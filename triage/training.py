@@ -26,6 +26,7 @@ from .features import to_features
 from .message import Message, ParseError, parse_message
 
 HELD_OUT_BUCKETS = 5  # one in five files is held out
+THRESHOLD_FOLDS = 5  # out-of-fold predictions for choosing thresholds
 DEFAULT_PRECISION = {"targeted": 0.97, "referral": 0.93, "mass": 0.93}
 PREVIOUS = "previous"
 
@@ -132,7 +133,7 @@ def fit(train: list[Example], targets: dict[str, float],
     features = [to_features(e.message) for e in train]
     y = [e.label for e in train]
     progress(f"cross-validating on {len(train)} messages for thresholds")
-    folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=SEED)
+    folds = StratifiedKFold(n_splits=THRESHOLD_FOLDS, shuffle=True, random_state=SEED)
     proba = cross_val_predict(build_pipeline(), features, y, cv=folds, method="predict_proba",
                               n_jobs=2)
     labels = sorted(set(y))
