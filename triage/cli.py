@@ -11,15 +11,16 @@ import json
 import logging
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
 from . import __version__
 from .classifier import Model, ModelError, explain, load_model
-from .config import Config, ConfigError, default_config_path, load_config
+from .config import Account, Config, ConfigError, default_config_path, load_config
 from .learn import CorrectionStore, Harvester, correction_folders, create_correction_folders
 from .ledger import LedgerError, LockBusy, Ledger, account_lock, corrections_dir, ledger_path
-from .mailbox import AuthError, FolderError, Mailbox, MailboxError, TLSError
+from .mailbox import AuthError, FolderError, Mailbox, MailboxError
 from .message import ParseError, parse_message
 from .runner import RunOptions, Runner
 from .secrets import SecretError, resolve_secret
@@ -194,6 +195,25 @@ class ModelOnce:
         return self.model
 
 
+@contextmanager
+def account_session(config: Config, account: Account) -> Iterator[tuple[str, Ledger]]:
+    """Hold the account's lock, resolve its secret (redacted from logs) and open its ledger."""
+    with account_lock(config.state_dir, account.name):
+        secret = resolve_secret(account)
+        Redactor.secrets.add(secret)
+        with Ledger(ledger_path(config.state_dir, account.name)) as ledger:
+            yield secret, ledger
+
+
+def account_failure(name: str, exc: SecretError | MailboxError) -> int:
+    """Report a failed account and give its exit code: login, configuration or connection."""
+    if isinstance(exc, (SecretError, AuthError)):
+        return fail(EXIT_AUTH, f"{name}: {exc}")
+    if isinstance(exc, FolderError):
+        return fail(EXIT_USAGE, f"{name}: {exc}")
+    return fail(EXIT_CONNECTION, f"{name}: {exc}")
+
+
 def run_account(config: Config, name: str, model: ModelOnce, dry_run: bool = False,
                 quiet: bool = False) -> int:
     """One account: lock, secret, ledger, run; the summary on stdout, errors on stderr."""
@@ -202,24 +222,17 @@ def run_account(config: Config, name: str, model: ModelOnce, dry_run: bool = Fal
                          backoff_seconds=account.retry_backoff,
                          deadline_seconds=account.run_deadline)
     try:
-        with account_lock(config.state_dir, account.name):
-            secret = resolve_secret(account)
-            Redactor.secrets.add(secret)
-            with Ledger(ledger_path(config.state_dir, account.name)) as ledger:
-                runner = Runner(config, account, model.get(), ledger,
-                                lambda: Mailbox.connect(account, secret), options, print)
-                tally = runner.run()
+        with account_session(config, account) as (secret, ledger):
+            runner = Runner(config, account, model.get(), ledger,
+                            lambda: Mailbox.connect(account, secret), options, print)
+            tally = runner.run()
     except LockBusy as exc:
         log.warning("%s", exc)
         if not quiet:
             print(f"triage: {account.name}: another run is in progress; nothing done")
         return EXIT_OK
-    except (SecretError, AuthError) as exc:
-        return fail(EXIT_AUTH, f"{account.name}: {exc}")
-    except FolderError as exc:
-        return fail(EXIT_USAGE, f"{account.name}: {exc}")
-    except (TLSError, MailboxError) as exc:
-        return fail(EXIT_CONNECTION, f"{account.name}: {exc}")
+    except (SecretError, MailboxError) as exc:
+        return account_failure(account.name, exc)
     if not quiet or tally.processed or tally.failed:
         print(tally.line())
     return EXIT_OK
@@ -340,27 +353,20 @@ def cmd_learn(args: argparse.Namespace) -> int:
 def _learn_account(config: Config, name: str, store: CorrectionStore, create: bool) -> int:
     account = config.account(name)
     try:
-        with account_lock(config.state_dir, name):
-            secret = resolve_secret(account)
-            Redactor.secrets.add(secret)
-            with Ledger(ledger_path(config.state_dir, name)) as ledger:
-                mbox = Mailbox.connect(account, secret)
-                try:
-                    if create:
-                        for folder in create_correction_folders(mbox, account):
-                            print(f"triage: {name}: created {folder}")
-                    found = Harvester(config, account, mbox, ledger, store).harvest(keyword_days=None)
-                finally:
-                    mbox.close()
+        with account_session(config, account) as (secret, ledger):
+            mbox = Mailbox.connect(account, secret)
+            try:
+                if create:
+                    for folder in create_correction_folders(mbox, account):
+                        print(f"triage: {name}: created {folder}")
+                found = Harvester(config, account, mbox, ledger, store).harvest(keyword_days=None)
+            finally:
+                mbox.close()
     except LockBusy as exc:
         print(f"triage: {name}: {exc}")
         return EXIT_OK
-    except (SecretError, AuthError) as exc:
-        return fail(EXIT_AUTH, f"{name}: {exc}")
-    except FolderError as exc:
-        return fail(EXIT_USAGE, f"{name}: {exc}")
-    except (TLSError, MailboxError) as exc:
-        return fail(EXIT_CONNECTION, f"{name}: {exc}")
+    except (SecretError, MailboxError) as exc:
+        return account_failure(name, exc)
     print(found.line(store.counts()))
     return EXIT_OK
 

@@ -178,7 +178,7 @@ class Harvester:
         if prior is not None and prior.label == label:
             return
         path = self.store.save(key, label, raw)
-        predicted = self.ledger.predicted_label(key)
+        predicted = self.ledger.done_fingerprints([key]).get(key)
         self.ledger.record_correction(Correction(key, label, predicted, source,
                                                  message.subject[:200], str(path)))
         self.result.learned[label] += 1

@@ -252,12 +252,6 @@ class Ledger:
                 found[int(uid)] = (str(fp), label)
         return found
 
-    def predicted_label(self, fingerprint: str) -> str | None:
-        """The label triage last gave the message with this fingerprint, if it saw it."""
-        row = self.db.execute("SELECT label FROM messages WHERE fingerprint = ? AND status = 'done' "
-                              "ORDER BY decided_at DESC LIMIT 1", (fingerprint,)).fetchone()
-        return None if row is None else row[0]
-
     def decisions(self, limit: int = 50) -> list[Decision]:
         """The most recent decisions, newest first."""
         rows = self.db.execute(
