@@ -13,22 +13,28 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import Callable, Protocol, Sequence
 
 from .apply import Applier
-from .classifier import UNSURE, Model, Prediction
+from .classifier import UNSURE, Prediction
 from .config import LABELS, Account, Config
 from .learn import CorrectionStore, Harvester
 from .ledger import Ledger, corrections_dir
 from .mailstore import (AuthError, Fetched, FolderError, FolderState, MailboxError, MailStore,
                         ProtocolError, TLSError, ValidityChanged)
-from .message import fingerprint, parse_message
+from .message import Message, fingerprint, parse_message
 from .plan import FAILURE, NEW, RECOGNISED, Draft, Item, Known, Plan, plan_failure, plan_new, \
     plan_recognised, wants_draft
 from .replies import Reply, build_reply, template_environment, template_for
 from .scan import Scan, scan_folder
 
 log = logging.getLogger(__name__)
+
+
+class Predictor(Protocol):
+    """What the runner needs of a model (the trained `Model`, or a stand-in in tests)."""
+
+    def predict(self, messages: Sequence[Message]) -> list[Prediction]: ...
 
 
 @dataclass(frozen=True)
@@ -86,7 +92,7 @@ class Tally:
 class Runner:
     """Processes one account; `run()` connects (and retries), `cycle()` works on a connection."""
 
-    def __init__(self, config: Config, account: Account, model: Model, ledger: Ledger,
+    def __init__(self, config: Config, account: Account, model: Predictor, ledger: Ledger,
                  connect: Callable[[], MailStore], options: RunOptions = RunOptions(),
                  report: Callable[[str], None] = lambda _: None,
                  stop: threading.Event | None = None) -> None:
