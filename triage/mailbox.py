@@ -23,6 +23,7 @@ from imapclient.imapclient import _literal
 from imapclient.response_types import SearchIds
 
 from .config import Account
+from .diagnose import certificate_problem, connect_failure, mechanism_problem
 from .mailstore import (AuthError, Fetched, FolderError, FolderState, MailboxError,
                         ProtocolError, TLSError, ValidityChanged)
 
@@ -63,11 +64,13 @@ class Mailbox:
     @classmethod
     def connect(cls, account: Account, secret: str) -> Mailbox:
         """Connect, secure (TLS or mandatory STARTTLS) and log in; raise our errors only."""
-        with _translated(f"connecting to {account.host}:{account.port}"):
+        try:  # connect_timeout bounds the TCP connect, the TLS handshake and the greeting
             client = IMAPClient(account.host, port=account.port, ssl=account.security == "tls",
                                 ssl_context=tls_context(account),
                                 timeout=SocketTimeout(connect=account.connect_timeout,
                                                       read=account.read_timeout))
+        except Exception as exc:  # noqa: BLE001 - every cause is translated into words
+            raise connect_failure(account, exc) from None
         try:
             if account.security == "starttls":
                 _starttls(client, account)
@@ -341,10 +344,18 @@ def _starttls(client: IMAPClient, account: Account) -> None:
         raise TLSError(f"{account.host}:{account.port} does not offer STARTTLS; refusing to log in "
                        "without encryption (use security = \"tls\" on port 993 if it has it)")
     with _translated("starting TLS"):
-        client.starttls(tls_context(account))
+        try:
+            client.starttls(tls_context(account))
+        except ssl.SSLCertVerificationError as exc:
+            raise certificate_problem(account, exc) from None
 
 
 def _login(client: IMAPClient, account: Account, secret: str) -> None:
+    with _translated("reading capabilities"):
+        offered = {_text(c).upper() for c in client.capabilities()}
+    problem = mechanism_problem(account, offered)
+    if problem:
+        raise AuthError(problem)
     with _translated("logging in"):
         try:
             if account.auth == "xoauth2":

@@ -20,7 +20,12 @@ class AuthError(MailboxError):
     """Raised when the server refuses the credentials (never retried)."""
 
 
-class TLSError(MailboxError):
+class SetupError(MailboxError):
+    """Raised when the settings cannot reach an IMAP server at all (a host name that does not
+    resolve, a port where something else listens): a configuration problem, never retried."""
+
+
+class TLSError(SetupError):
     """Raised when TLS cannot be established or verified (a setup problem, never retried)."""
 
 

@@ -21,7 +21,7 @@ from .config import LABELS, Account, Config
 from .learn import CorrectionStore, Harvester
 from .ledger import Ledger, corrections_dir
 from .mailstore import (AuthError, Fetched, FolderError, FolderState, MailboxError, MailStore,
-                        ProtocolError, TLSError, ValidityChanged)
+                        ProtocolError, SetupError, ValidityChanged)
 from .message import Message, fingerprint, parse_message
 from .plan import FAILURE, NEW, RECOGNISED, Draft, Item, Known, Plan, plan_failure, plan_new, \
     plan_recognised, wants_draft
@@ -289,7 +289,7 @@ class Runner:
 
 def _retryable(exc: MailboxError) -> bool:
     """A dropped connection or timeout is retried; refusals and setup problems are not."""
-    return not isinstance(exc, (AuthError, TLSError, FolderError, ProtocolError))
+    return not isinstance(exc, (AuthError, SetupError, FolderError, ProtocolError))
 
 
 __all__ = ["RunOptions", "Runner", "Scan", "Tally", "NEW"]

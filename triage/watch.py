@@ -21,7 +21,7 @@ from typing import Callable
 
 from .config import Account, Config
 from .ledger import Ledger
-from .mailstore import AuthError, FolderError, FolderState, MailboxError, MailStore, TLSError
+from .mailstore import AuthError, FolderError, FolderState, MailboxError, MailStore, SetupError
 from .runner import RunOptions, Runner, Tally
 from .secrets import SecretError
 from .session import ModelOnce, Session, open_session
@@ -158,7 +158,7 @@ class Watch:
 
     def _fatal(self, account: Account, exc: MailboxError) -> bool:
         """A refused login or a setup problem ends watch; a dropped connection does not."""
-        if isinstance(exc, (AuthError, TLSError, FolderError)):
+        if isinstance(exc, (AuthError, SetupError, FolderError)):
             log.error("%s: %s", account.name, exc)
             if self.error is None:
                 self.error = exc
