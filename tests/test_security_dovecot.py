@@ -18,7 +18,7 @@ def test_a_self_signed_server_is_refused_unless_its_certificate_is_trusted(
     tls = {"host": "localhost", "port": dovecot_account.server.tls_port, "security": "tls"}
     assert main(["run", "--config", str(dovecot_account.config(**tls))]) == 4
     err = capsys.readouterr().err
-    assert "certificate failed verification" in err and "set ca_file" in err
+    assert "failed verification: self-signed certificate" in err and "set ca_file" in err
 
     trusted = dovecot_account.config(**tls, ca_file=str(dovecot_account.server.cert))
     assert main(["run", "--config", str(trusted)]) == 0
@@ -48,7 +48,7 @@ def starttls_through_proxy(account: Account) -> FaultProxy:
 def test_a_failed_starttls_handshake_aborts_before_credentials(dovecot_account: Account,
                                                                capsys) -> None:
     proxy = starttls_through_proxy(dovecot_account)
-    assert "certificate failed verification" in capsys.readouterr().err
+    assert "failed verification: self-signed certificate" in capsys.readouterr().err
     assert b"STARTTLS" in proxy.client_log
     assert b"LOGIN" not in proxy.client_log and b"AUTHENTICATE" not in proxy.client_log
     assert PASSWORD.encode() not in proxy.client_log
