@@ -7,27 +7,30 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 from importlib import resources
 import json
 import logging
 import signal
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
-from . import __version__
+from . import __version__, jsonout
 from .classifier import ModelError, explain, load_model
 from .config import Account, Config, ConfigError, default_config_path, load_config
 from .learn import CorrectionStore, Harvester, create_correction_folders
-from .doctor import FAIL, check_account, check_model
+from .doctor import FAIL, OK, Check, check_account, check_model
 from .ledger import LedgerError, LockBusy, Ledger, corrections_dir, ledger_path
 from .mailstore import AuthError, FolderError, MailboxError
 from .message import ParseError, parse_message
 from .secrets import SecretError
 from .session import AccountResult, ModelOnce, open_session, run_account, run_options
 from .watch import Watch, WatchOptions
-from .training import TrainingError, rollback, stderr_progress, train
+from .progress import FolderBars, Items, Stages, on_terminal
+from .training import TrainingError, rollback, train
 
 log = logging.getLogger("triage")
 
@@ -79,7 +82,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     setup_logging(args.verbose)
     try:
-        return int(args.func(args))
+        code = int(args.func(args))
+        sys.stdout.flush()  # here, so a reader that left is noticed while it can be handled
+        return code
+    except BrokenPipeError:
+        return _reader_gone()
     except ConfigError as exc:
         return fail(EXIT_USAGE, str(exc))
     except ModelError as exc:
@@ -91,6 +98,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return fail(code, str(exc))
     except KeyboardInterrupt:
         return fail(EXIT_FAILED, "interrupted")
+
+
+def _reader_gone() -> int:
+    """stdout's reader left (`triage log | head`): stop quietly, with no traceback at exit."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+    return EXIT_OK
 
 
 def fail(code: int, message: str) -> int:
@@ -134,6 +151,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "(a deliberate backfill; mail already handled is recognised)")
     p.add_argument("-q", "--quiet", action="store_true",
                    help="print the summary only when something was processed or failed")
+    p.add_argument("--json", action="store_true",
+                   help="one JSON object per account (with the plan of a dry run) on stdout")
     p = command("watch", cmd_watch, "Stay connected to every account and folder (a connection "
                 "each): process new mail as it arrives (IMAP IDLE, or NOOP polling), reconnect "
                 "after drops, stop cleanly on SIGTERM/SIGINT.", account=True)
@@ -174,10 +193,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--list", action="store_true", help="list the stored corrections and stop")
     p = command("log", cmd_log, "Show recent decisions from the ledger.", account=True)
     p.add_argument("-n", type=int, default=20, help="how many (default 20)")
+    p.add_argument("--json", action="store_true", help="JSON Lines, one decision per line")
     p = command("drafts", cmd_drafts, "List recent drafted replies.", account=True)
     p.add_argument("-n", type=int, default=20, help="how many (default 20)")
-    command("doctor", cmd_doctor, "Check config, password source, connection, login, capabilities "
-            "and folders, and say what is wrong.", account=True)
+    p.add_argument("--json", action="store_true", help="JSON Lines, one draft per line")
+    p = command("doctor", cmd_doctor, "Check config, password source, connection, login, "
+                "capabilities and folders, and say what is wrong.", account=True)
+    p.add_argument("--json", action="store_true", help="JSON Lines, one check per line")
     p = command("init", cmd_init, "Write a commented config file to start from.")
     p.add_argument("--config", type=Path, default=None,
                    help=f"where to write it (default: {default_config_path()})")
@@ -190,10 +212,31 @@ def cmd_run(args: argparse.Namespace) -> int:
     model = ModelOnce(config.model_dir)
     codes = []
     for account in _accounts(config, args.account):
-        options = run_options(account, args.dry_run, args.since)
-        result = run_account(config, account, model, options, Redactor.secrets.add, print)
-        codes.append(_finish(result, args.quiet))
+        bars = FolderBars(account.name, on_terminal() and not args.json)
+        planned: list[str] = []
+        options = replace(run_options(account, args.dry_run, args.since), progress=bars)
+        try:
+            result = run_account(config, account, model, options, Redactor.secrets.add,
+                                 planned.append if args.json else bars.write)
+        finally:
+            bars.close()
+        codes.append(_finish_json(result, planned) if args.json else _finish(result, args.quiet))
     return max(codes, default=EXIT_OK)
+
+
+def _finish_json(result: AccountResult, planned: list[str]) -> int:
+    """`run --json`: the account's summary (or why there is none) as one JSON line."""
+    if result.busy:
+        record = jsonout.run_problem(result.account, "busy", result.busy, EXIT_OK)
+    elif result.error is not None:
+        code = account_failure(result.account, result.error)
+        record = jsonout.run_problem(result.account, "error", str(result.error), code)
+    else:
+        assert result.tally is not None
+        failed = result.tally.failed or result.tally.skipped_folders
+        record = jsonout.run_summary(result.tally, planned, EXIT_FAILED if failed else EXIT_OK)
+    print(jsonout.line(record))
+    return int(record["exit_code"])
 
 
 def _finish(result: AccountResult, quiet: bool) -> int:
@@ -245,7 +288,8 @@ def _print_flush(line: str) -> None:
 def cmd_classify(args: argparse.Namespace) -> int:
     model = load_model(args.models or _model_dir_from_default_config())
     code = EXIT_OK
-    for path in _eml_files(args.paths):
+    files = Items(_eml_files(args.paths), "classify", on_terminal())
+    for path in files:
         try:
             message = parse_message(path.read_bytes())
         except (OSError, ParseError) as exc:
@@ -253,10 +297,11 @@ def cmd_classify(args: argparse.Namespace) -> int:
             continue
         p = model.predict([message])[0]
         if args.json:
-            print(json.dumps({"path": str(path), "label": p.label, "best": p.best,
-                              "confidence": p.confidence, "scores": p.scores}, ensure_ascii=False))
+            files.write(json.dumps({"path": str(path), "label": p.label, "best": p.best,
+                                    "confidence": p.confidence, "scores": p.scores},
+                                   ensure_ascii=False))
         else:
-            print(f"{p.label:<9} {p.confidence:.2f}  {path}  {message.subject[:70]}")
+            files.write(f"{p.label:<9} {p.confidence:.2f}  {path}  {message.subject[:70]}")
     return code
 
 
@@ -290,8 +335,12 @@ def cmd_train(args: argparse.Namespace) -> int:
         return EXIT_OK
     started = time.monotonic()
     extra = tuple(args.extra) + (() if args.no_corrections else _correction_stores(args.config))
-    model = train(args.data, args.models, extra=extra, force=args.force,
-                  independent=args.eval, progress=stderr_progress)
+    stages = Stages("triage train", on_terminal())
+    try:
+        model = train(args.data, args.models, extra=extra, force=args.force,
+                      independent=args.eval, progress=stages)
+    finally:
+        stages.close()
     held = model.card["held_out"]
     line = (f"triage: trained on {sum(c['train'] for c in model.card['counts'].values())} messages "
             f"({model.card.get('extra_examples', 0)} of them yours); "
@@ -358,6 +407,9 @@ def cmd_log(args: argparse.Namespace) -> int:
     for name in _account_names(config, args.account):
         with Ledger(ledger_path(config.state_dir, name)) as ledger:
             for d in ledger.decisions(args.n):
+                if args.json:
+                    print(jsonout.line(jsonout.decision(name, d)))
+                    continue
                 confidence = f"{d.confidence:.2f}" if d.confidence is not None else "  - "
                 label = d.label or d.status
                 print(f"{name}  {d.folder} UID {d.uid:<6} {label:<9} {confidence}  "
@@ -370,6 +422,9 @@ def cmd_drafts(args: argparse.Namespace) -> int:
     for name in _account_names(config, args.account):
         with Ledger(ledger_path(config.state_dir, name)) as ledger:
             for d in ledger.drafts(args.n):
+                if args.json:
+                    print(jsonout.line(jsonout.draft(name, d)))
+                    continue
                 when = time.strftime("%Y-%m-%d %H:%M", time.localtime(d.created_at))
                 print(f"{when}  {d.label:<8} to {d.recruiter} ({d.company or 'company unknown'})  "
                       f"re {d.source_subject[:60]!r}  in {d.folder}")
@@ -378,12 +433,16 @@ def cmd_drafts(args: argparse.Namespace) -> int:
 
 def cmd_doctor(args: argparse.Namespace) -> int:
     config = load_config(args.config)
-    print(f"ok   config {config.path}")
-    checks = [check_model(config)]
-    print(checks[0].line())
-    for account in _accounts(config, args.account):
-        for check in check_account(config, account, Redactor.secrets.add):
-            print(check.line())
+    if args.json:
+        print(jsonout.line(jsonout.check(Check(OK, "config", str(config.path)))))
+    else:
+        print(f"ok   config {config.path}")
+    checks: list[Check] = []
+    for account in [None, *_accounts(config, args.account)]:
+        found = [check_model(config)] if account is None else check_account(
+            config, account, Redactor.secrets.add)
+        for check in found:
+            print(jsonout.line(jsonout.check(check)) if args.json else check.line(), flush=True)
             checks.append(check)
     failed = [c.kind for c in checks if c.status == FAIL]
     codes = {"auth": EXIT_AUTH, "connection": EXIT_CONNECTION, "model": EXIT_MODEL}

@@ -14,6 +14,7 @@ import imaplib
 import re
 import socket
 import ssl
+from typing import Any
 
 from .config import Account
 from .mailstore import MailboxError, SetupError, TLSError
@@ -76,7 +77,8 @@ def certificate_names(account: Account) -> list[str]:
                 cert = tls.getpeercert() or {}
     except (OSError, ValueError):
         return []
-    names = [str(v) for k, v in cert.get("subjectAltName", ()) if k in ("DNS", "IP Address")]
+    alt: Any = cert.get("subjectAltName", ())
+    names = [str(pair[1]) for pair in alt if pair[0] in ("DNS", "IP Address")]
     return [_printable(n, 80) for n in names[:5]]
 
 

@@ -46,6 +46,7 @@ class RunOptions:
     backoff_seconds: float = 2.0
     deadline_seconds: float = 1200.0
     since: dt.date | None = None  # `triage run --since`: also look below the watermark
+    progress: Callable[[str, int, int], None] | None = None  # (folder, done, total) per batch
 
 
 @dataclass
@@ -174,6 +175,7 @@ class Runner:
                            self.options.dry_run)
         applier = Applier(mbox, self.ledger, self.account.drafts_folder)
         for start in range(0, len(scan.todo), self.account.batch_size):
+            self._progress(folder, start, len(scan.todo))
             if self._out_of_time():
                 return
             batch = scan.todo[start:start + self.account.batch_size]
@@ -190,8 +192,13 @@ class Runner:
                 self.tally.count(plan)
                 log.info("%s", plan.describe())
             scan.advance(self.ledger, batch)
+        self._progress(folder, len(scan.todo), len(scan.todo))
         if not scan.todo and scan.candidates and not self.options.dry_run:
             scan.advance(self.ledger, [])
+
+    def _progress(self, folder: str, done: int, total: int) -> None:
+        if self.options.progress is not None and total:
+            self.options.progress(folder, done, total)
 
     def _note_keyword_support(self, state: FolderState) -> None:
         key = f"no-keywords:{state.name}"
