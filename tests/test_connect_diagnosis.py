@@ -168,7 +168,7 @@ def test_a_silent_port_is_told_from_a_refused_one(security: str, what: str, conf
     server = Listener()
     listeners.append(server)
     code, err = run(config_for(port=server.port, security=security, connect_timeout=1,
-                               retries=0), capsys)
+                               retries=3, retry_backoff=30), capsys)
     assert (code, err) == (4, error(
         f"127.0.0.1:{server.port}: connected, but no {what} within 1 s (connect_timeout); is "
         f"port {server.port} an IMAP port? ({USUAL})"))

@@ -108,18 +108,14 @@ def _dns_failure(account: Account, exc: socket.gaierror) -> MailboxError:
 def _silence(account: Account) -> MailboxError:
     """A timeout: no TCP connection at all, or a port that accepts but does not greet."""
     seconds = f"{account.connect_timeout:g} s (connect_timeout)"
-    if account.security != "tls" and _speaks_tls(account):
-        return _expects_tls(account)
-    try:
-        first = _first_bytes(account)
-    except OSError:
+    if not _accepts(account):
         return MailboxError(f"{_where(account)}: no answer to the connection within {seconds}: "
                             "the host is down, or a firewall drops the connection")
-    if first:
-        return _classified(account, first)
+    if account.security != "tls" and _speaks_tls(account):
+        return _expects_tls(account)
     what = "TLS handshake answer" if account.security == "tls" else "IMAP greeting"
-    return MailboxError(f"{_where(account)}: connected, but no {what} within {seconds}; is port "
-                        f"{account.port} an IMAP port? ({_usual_ports()})")
+    return SetupError(f"{_where(account)}: connected, but no {what} within {seconds}; is port "
+                      f"{account.port} an IMAP port? ({_usual_ports()})")
 
 
 def _tls_refused(account: Account, exc: ssl.SSLError) -> MailboxError:
@@ -180,6 +176,15 @@ def _first_bytes(account: Account) -> bytes:
             return sock.recv(256)
         except (socket.timeout, TimeoutError):
             return b""
+
+
+def _accepts(account: Account) -> bool:
+    """Does the port accept a TCP connection within a few seconds?"""
+    try:
+        socket.create_connection((account.host, account.port), PROBE_SECONDS).close()
+    except OSError:
+        return False
+    return True
 
 
 def _speaks_tls(account: Account) -> bool:
