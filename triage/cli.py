@@ -223,8 +223,10 @@ def run_account(config: Config, name: str, model: ModelOnce, dry_run: bool = Fal
                          deadline_seconds=account.run_deadline)
     try:
         with account_session(config, account) as (secret, ledger):
-            runner = Runner(config, account, model.get(), ledger,
-                            lambda: Mailbox.connect(account, secret), options, print)
+            loaded = model.get()
+            deadline = time.monotonic() + account.run_deadline  # every server wait ends by then
+            runner = Runner(config, account, loaded, ledger,
+                            lambda: Mailbox.connect(account, secret, deadline), options, print)
             tally = runner.run()
     except LockBusy as exc:
         log.warning("%s", exc)

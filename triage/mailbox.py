@@ -1,8 +1,10 @@
 """The only module that speaks IMAP: connect, find new mail, fetch, label, move, draft, idle.
 
-Wraps IMAPClient and turns its many exception types into three of ours: `AuthError`
-(never retried), `FolderError` (a configuration problem) and `MailboxError` (the
-connection broke or timed out: retry on a new connection).
+Wraps IMAPClient and turns its many exception types into ours: `AuthError` (never
+retried), `FolderError` (a configuration problem), `ProtocolError` and `DeadlineError`
+(the server broke a limit or the protocol, or the run ran out of time: not retried) and
+`MailboxError` (the connection broke or timed out: retry on a new connection). Everything
+the server sends is read through the bounds of transport.py.
 """
 
 from __future__ import annotations
@@ -13,14 +15,19 @@ import logging
 import re
 import socket
 import ssl
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Iterator, Sequence
 
 from imapclient import IMAPClient, SocketTimeout
 from imapclient.exceptions import IMAPClientError, LoginError
+from imapclient.exceptions import ProtocolError as IMAPClientProtocolError
+from imapclient.imap4 import IMAP4WithTimeout
 from imapclient.response_types import SearchIds
+from imapclient.tls import IMAP4_TLS
 
 from .config import Account
+from .transport import MAX_LINE_BYTES, BoundedReads, DeadlinePassed, LimitExceeded, Limits
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +35,8 @@ CHUNK = 200  # UIDs per FETCH/STORE command, keeps lines far below server limits
 DRAFT_FOLDER_NAMES = ("Drafts", "INBOX.Drafts", "INBOX/Drafts", "Draft", "[Gmail]/Drafts",
                       "Entwürfe", "Brouillons", "Borradores", "Concepten")
 _APPENDUID = re.compile(rb"APPENDUID (\d+) (\d+)")
+BODY_BYTES_PER_FETCH = 32 * 1024 * 1024  # bodies in one FETCH answer, at most
+FETCH_OVERHEAD = 4096  # bytes of FETCH syntax around each body, generously
 
 
 class MailboxError(RuntimeError):
@@ -44,6 +53,14 @@ class TLSError(MailboxError):
 
 class FolderError(MailboxError):
     """Raised when a folder is missing or cannot be used (a configuration problem)."""
+
+
+class ProtocolError(MailboxError):
+    """Raised when the server breaks the protocol or a size limit (never retried)."""
+
+
+class DeadlineError(MailboxError):
+    """Raised when the run's deadline passes while waiting for the server (never retried)."""
 
 
 @dataclass(frozen=True)
@@ -81,18 +98,25 @@ def tls_context(account: Account) -> ssl.SSLContext:
 class Mailbox:
     """One logged-in IMAP connection. `client` is the seam tests swap."""
 
-    def __init__(self, client: IMAPClient) -> None:
+    def __init__(self, client: IMAPClient, limits: Limits | None = None) -> None:
         self.client = client
+        self.limits = limits
         self.selected: str | None = None
 
     @classmethod
-    def connect(cls, account: Account, secret: str) -> Mailbox:
-        """Connect, secure (TLS or mandatory STARTTLS) and log in; raise our errors only."""
+    def connect(cls, account: Account, secret: str, deadline: float | None = None) -> Mailbox:
+        """Connect, secure (TLS or mandatory STARTTLS) and log in; raise our errors only.
+
+        `deadline` (a `time.monotonic()` value) ends every wait on this connection.
+        """
+        limits = Limits(account.read_timeout, max(account.max_message_bytes + 1, MAX_LINE_BYTES),
+                        deadline, account.run_deadline)
         with _translated(f"connecting to {account.host}:{account.port}"):
-            client = IMAPClient(account.host, port=account.port, ssl=account.security == "tls",
-                                ssl_context=tls_context(account),
-                                timeout=SocketTimeout(connect=account.connect_timeout,
-                                                      read=account.read_timeout))
+            left = limits.seconds_left()
+            connect = account.connect_timeout if left is None else min(account.connect_timeout, left)
+            client = _BoundedClient(limits, account.host, port=account.port,
+                                    ssl=account.security == "tls", ssl_context=tls_context(account),
+                                    timeout=SocketTimeout(connect=connect, read=account.read_timeout))
         try:
             if account.security == "starttls":
                 _starttls(client, account)
@@ -100,7 +124,7 @@ class Mailbox:
         except BaseException:
             _close_quietly(client)
             raise
-        return cls(client)
+        return cls(client, limits)
 
     def close(self) -> None:
         """Log out, ignoring a connection that is already gone."""
@@ -118,8 +142,12 @@ class Mailbox:
         self.selected = folder
         permanent = [f.decode() if isinstance(f, bytes) else str(f)
                      for f in info.get(b"PERMANENTFLAGS", ())]
-        return FolderState(folder, int(info[b"UIDVALIDITY"]), int(info.get(b"UIDNEXT", 0)),
-                           "\\*" in permanent)
+        validity = info.get(b"UIDVALIDITY")
+        if not isinstance(validity, int) or validity <= 0:
+            raise ProtocolError(f"selecting {folder}: the server sent no UIDVALIDITY, which IMAP "
+                                "requires (RFC 3501 6.3.1); without it triage cannot tell new mail "
+                                "from old, so it does not process this server")
+        return FolderState(folder, validity, int(info.get(b"UIDNEXT", 0)), "\\*" in permanent)
 
     def new_uids(self, after_uid: int, since: dt.date | None) -> list[int]:
         """UIDs above `after_uid` (optionally arrived since a date), ascending.
@@ -135,20 +163,27 @@ class Mailbox:
         return sorted(int(u) for u in found if int(u) > after_uid)
 
     def fetch(self, uids: Sequence[int], max_bytes: int) -> list[Fetched]:
-        """Fetch with BODY.PEEK (never sets \\Seen); messages over `max_bytes` only in part."""
+        """Flags, then at most `max_bytes` of each message (BODY.PEEK: never sets \\Seen).
+
+        Every body is a bounded partial fetch, so the cap holds on the bytes received
+        whatever RFC822.SIZE claims; one byte more than the cap is asked for to tell a
+        message of exactly `max_bytes` from a longer one.
+        """
         out: list[Fetched] = []
+        per_fetch = max(1, BODY_BYTES_PER_FETCH // (max_bytes + 1))
         for chunk in chunks(uids):
             with _translated("fetching sizes and flags"):
                 meta = self.client.fetch(chunk, ["RFC822.SIZE", "FLAGS"])
-            small = [u for u in chunk if u in meta and meta[u].get(b"RFC822.SIZE", 0) <= max_bytes]
-            large = [u for u in chunk if u in meta and u not in small]
-            bodies = self._bodies(small, "BODY.PEEK[]", b"BODY[]")
-            bodies.update(self._bodies(large, f"BODY.PEEK[]<0.{max_bytes}>", b"BODY[]<0>"))
-            for uid in chunk:
-                if uid in meta and uid in bodies:
+            present = [u for u in chunk if u in meta]
+            bodies: dict[int, bytes] = {}
+            for group in chunks(present, per_fetch):
+                bodies.update(self._bodies(group, max_bytes + 1))
+            for uid in present:
+                if uid in bodies:
+                    raw, size = bodies[uid], _int(meta[uid].get(b"RFC822.SIZE", 0))
                     flags = tuple(_text(f) for f in meta[uid].get(b"FLAGS", ()))
-                    out.append(Fetched(uid, bodies[uid], int(meta[uid].get(b"RFC822.SIZE", 0)),
-                                       flags, uid in large))
+                    out.append(Fetched(uid, raw[:max_bytes], size, flags,
+                                       len(raw) > max_bytes or size > max_bytes))
         return out
 
     def message_ids(self, uids: Sequence[int]) -> dict[int, str]:
@@ -163,12 +198,28 @@ class Mailbox:
             out[int(uid)] = raw.decode("utf-8", "replace")
         return out
 
-    def _bodies(self, uids: list[int], item: str, key: bytes) -> dict[int, bytes]:
+    def _bodies(self, uids: list[int], limit: int) -> dict[int, bytes]:
+        """The first `limit` bytes of each message; the answer may be no larger than that."""
         if not uids:
             return {}
-        with _translated("fetching message bodies"):
-            response = self.client.fetch(uids, [item])
-        return {int(u): bytes(data.get(key) or b"") for u, data in response.items()}
+        with self._allowing(len(uids) * (limit + FETCH_OVERHEAD)), \
+                _translated("fetching message bodies"):
+            response = self.client.fetch(uids, [f"BODY.PEEK[]<0.{limit}>"])
+        return {int(u): bytes(next((v for k, v in data.items() if k.startswith(b"BODY[")), b"")
+                              or b"") for u, data in response.items()}
+
+    @contextmanager
+    def _allowing(self, answer_bytes: int) -> Iterator[None]:
+        """Let the next commands' answers be up to `answer_bytes` (default: transport's limit)."""
+        if self.limits is None:
+            yield
+            return
+        before = self.limits.command_bytes
+        self.limits.command_bytes = max(before, answer_bytes)
+        try:
+            yield
+        finally:
+            self.limits.command_bytes = before
 
     # -- labelling ---------------------------------------------------------------------
     def add_keyword(self, uids: Sequence[int], keyword: str) -> None:
@@ -306,6 +357,41 @@ def _text(value: object) -> str:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
 
+def _int(value: object) -> int:
+    """A number the server sent, or 0 when it is not one."""
+    try:
+        return int(value)  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        return 0
+
+
+class _BoundedClient(IMAPClient):
+    """IMAPClient whose every read goes through transport.BoundedReads with these `limits`."""
+
+    def __init__(self, limits: Limits, host: str, **kwargs: object) -> None:
+        self.limits = limits
+        super().__init__(host, **kwargs)  # type: ignore[arg-type]
+
+    def _create_IMAP4(self) -> imaplib.IMAP4:
+        connect = getattr(self._timeout, "connect", None)
+        if self.ssl:
+            return _BoundedTLS(self.limits, self.host, self.port, self.ssl_context, connect)
+        return _BoundedPlain(self.limits, self.host, self.port, connect)
+
+
+class _BoundedPlain(BoundedReads, IMAP4WithTimeout):
+    def __init__(self, limits: Limits, host: str, port: int, timeout: float | None) -> None:
+        self._bound(limits)
+        IMAP4WithTimeout.__init__(self, host, port, timeout)
+
+
+class _BoundedTLS(BoundedReads, IMAP4_TLS):
+    def __init__(self, limits: Limits, host: str, port: int, context: ssl.SSLContext | None,
+                 timeout: float | None) -> None:
+        self._bound(limits)
+        IMAP4_TLS.__init__(self, host, port, context, timeout)
+
+
 class _translated:
     """Context manager mapping socket, TLS and IMAP errors to MailboxError subclasses."""
 
@@ -324,6 +410,13 @@ class _translated:
                            "certificate") from None
         if isinstance(exc, ssl.SSLError):
             raise TLSError(f"{self.doing}: TLS failed ({exc.reason or exc})") from None
+        if isinstance(exc, DeadlinePassed):
+            raise DeadlineError(f"{self.doing}: {exc}") from None
+        if isinstance(exc, LimitExceeded):
+            raise ProtocolError(f"{self.doing}: {exc}") from None
+        if isinstance(exc, (IMAPClientProtocolError, ValueError)):
+            raise ProtocolError(f"{self.doing}: the server's answer is not valid IMAP "
+                                f"({_reason(exc)})") from None
         if isinstance(exc, (socket.timeout, TimeoutError)):
             raise MailboxError(f"{self.doing}: the server did not answer in time") from None
         if isinstance(exc, (OSError, EOFError, imaplib.IMAP4.abort)):

@@ -1,0 +1,205 @@
+"""A hostile server cannot hurt the user: bounded memory, the deadline holds, one-line errors.
+
+Each test runs `triage run` in this process against a small misbehaving IMAP server on
+loopback (tests/hostileserver.py) and checks the exit code, the one line on stderr, the
+memory the run allocated (tracemalloc, with the shipped model loaded beforehand) and, for
+waits, that the run finished near its deadline (generously bounded: not a speed goal).
+"""
+
+from __future__ import annotations
+
+import itertools
+import sqlite3
+import time
+import tracemalloc
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+import triage.cli
+from conftest import PASSWORD_ENV, ROOT, _toml
+from hostileserver import Chunks, HostileServer, Script, repeated, trickle
+from triage.classifier import Model, load_model
+from triage.cli import EXIT_CONNECTION, EXIT_OK, main
+
+MB = 1024 * 1024
+SAMPLE = sorted((ROOT / "training_data" / "other").glob("*.eml"))[0]
+
+
+@dataclass
+class Outcome:
+    code: int
+    out: str
+    err: list[str]
+    peak_bytes: int
+    seconds: float
+
+
+@pytest.fixture(scope="module")
+def model() -> Model:
+    return load_model(ROOT / "models")
+
+
+@pytest.fixture
+def run(tmp_path: Path, model: Model, monkeypatch: pytest.MonkeyPatch, capsys):
+    """Run `triage run` against `script`; the model is loaded before memory is measured."""
+    monkeypatch.setenv(PASSWORD_ENV, "pw")
+    monkeypatch.setattr(triage.cli, "load_model", lambda _directory: model)
+
+    def go(script: Script, **account: object) -> Outcome:
+        with HostileServer(script) as server:
+            path = write_config(tmp_path, server.port, **account)
+            capsys.readouterr()
+            tracemalloc.start()
+            started = time.monotonic()
+            try:
+                code = main(["run", "--config", str(path)])
+            finally:
+                seconds = time.monotonic() - started
+                peak = tracemalloc.get_traced_memory()[1]
+                tracemalloc.stop()
+        captured = capsys.readouterr()
+        return Outcome(code, captured.out, captured.err.splitlines(), peak, seconds)
+
+    return go
+
+
+def write_config(tmp: Path, port: int, **account: object) -> Path:
+    values: dict[str, object] = {
+        "name": "test", "host": "127.0.0.1", "port": port, "security": "plain",
+        "username": "dana", "password_env": PASSWORD_ENV, "folders": ["INBOX"], "retries": 0,
+        "read_timeout": 10.0, "connect_timeout": 10.0, "corrections_folder": ""}
+    values.update(account)
+    lines = ["[[accounts]]"] + [f"{k} = {_toml(v)}" for k, v in values.items()]
+    lines += ["", "[me]", 'name = "Dana Smith"', 'email = "dana@example.com"', "",
+              "[state]", f"dir = {_toml(str(tmp / 'state'))}", ""]
+    path = tmp / "config.toml"
+    path.write_text("\n".join(lines))
+    return path
+
+
+def one_error(outcome: Outcome, *words: str) -> str:
+    """The single stderr line, which must say all `words`."""
+    assert len(outcome.err) == 1, outcome.err
+    line = outcome.err[0]
+    assert line.startswith("triage: error: test: "), line
+    for word in words:
+        assert word in line, (word, line)
+    assert len(line) < 400, line
+    return line
+
+
+class Flood(Script):
+    """Answers SELECT with two million untagged responses and never completes it."""
+
+    def select(self, tag: bytes) -> Chunks:
+        yield from repeated(b"* OK flood of nonsense\r\n", 2_000_000 * 24)
+
+
+def test_a_flood_of_untagged_responses_ends_the_run_in_bounded_memory(run) -> None:
+    outcome = run(Flood())
+    assert outcome.code == EXIT_CONNECTION
+    one_error(outcome, "selecting INBOX", "more than 100,000 response lines to one command")
+    assert outcome.peak_bytes < 40 * MB, f"the run allocated {outcome.peak_bytes / MB:.0f} MB"
+
+
+class Trickle(Script):
+    """Announces the body, then sends one byte every 0.4 s; closes after 40 s."""
+
+    def body(self) -> tuple[int, Chunks]:
+        return len(self.message), trickle(self.message, 0.4, give_up_after=40)
+
+
+def test_a_trickled_literal_cannot_keep_the_run_past_its_deadline(run) -> None:
+    outcome = run(Trickle(), run_deadline=3.0, read_timeout=2.0)
+    assert outcome.code == EXIT_CONNECTION
+    one_error(outcome, "fetching message bodies", "run deadline (run_deadline = 3 s) passed")
+    assert outcome.seconds < 20, f"the run lasted {outcome.seconds:.0f} s with run_deadline = 3"
+
+
+class SizeLie(Script):
+    """RFC822.SIZE says 2 KB; the body is 60 MB (streamed, never held)."""
+
+    def size(self) -> int:
+        return 2048
+
+    def body(self) -> tuple[int, Chunks]:
+        padding = 60 * MB
+        return (len(self.message) + padding,
+                itertools.chain([self.message], repeated(b"padding padding padding\r\n", padding)))
+
+
+def test_a_body_larger_than_announced_is_never_read_past_the_cap(run, tmp_path: Path) -> None:
+    script = SizeLie()
+    script.message = SAMPLE.read_bytes()
+    outcome = run(script, max_message_bytes=100_000)
+    assert outcome.code == EXIT_OK, outcome.err
+    assert outcome.err == []
+    assert ": 1 new (" in outcome.out and "0 failed" in outcome.out, outcome.out
+    assert script.sent < 400_000, f"the server sent {script.sent:,} bytes"
+    assert outcome.peak_bytes < 40 * MB, f"the run allocated {outcome.peak_bytes / MB:.0f} MB"
+    with sqlite3.connect(tmp_path / "state" / "test.sqlite") as db:
+        notes = [n for n, in db.execute("SELECT note FROM messages WHERE uid = 1")]
+    assert len(notes) == 1 and "oversize" in notes[0], notes
+
+
+class HugeLiteral(Script):
+    """Announces a 99,999,999,999,999-byte literal."""
+
+    def body_response(self, limit: int | None) -> Chunks:
+        yield b"* 1 FETCH (UID 1 BODY[]<0> {99999999999999}\r\n"
+        yield b"tiny"
+
+
+def test_a_literal_announced_too_large_is_one_line_not_memory_error(run) -> None:
+    outcome = run(HugeLiteral())
+    assert outcome.code == EXIT_CONNECTION
+    one_error(outcome, "fetching message bodies", "99,999,999,999,999 bytes")
+
+
+class GarbageLine(Script):
+    """Answers SELECT with a 3 MB line of garbage."""
+
+    def select(self, tag: bytes) -> Chunks:
+        yield from repeated(b"\x01garbage ", 3 * MB)
+        yield b"\r\n"
+
+
+def test_a_3_mb_garbage_line_is_a_protocol_error_not_a_config_error(run) -> None:
+    outcome = run(GarbageLine())
+    assert outcome.code == EXIT_CONNECTION
+    line = one_error(outcome, "selecting INBOX", "response line longer than 1,000,000 bytes")
+    assert "config" not in line
+    assert outcome.peak_bytes < 40 * MB, f"the run allocated {outcome.peak_bytes / MB:.0f} MB"
+
+
+class NoUidValidity(Script):
+    def uidvalidity(self) -> bytes:
+        return b""
+
+
+class BadUidValidity(Script):
+    def uidvalidity(self) -> bytes:
+        return b"* OK [UIDVALIDITY seven] ok\r\n"
+
+
+@pytest.mark.parametrize("script, words", [
+    (NoUidValidity, ("selecting INBOX", "no UIDVALIDITY")),
+    (BadUidValidity, ("selecting INBOX", "not valid IMAP")),
+])
+def test_select_without_a_valid_uidvalidity_is_one_clear_line(run, script, words) -> None:
+    outcome = run(script())
+    assert outcome.code == EXIT_CONNECTION
+    one_error(outcome, *words)
+
+
+def test_a_well_behaved_script_server_runs_cleanly(run) -> None:
+    """The control: the same server without a fault is processed normally."""
+    script = Script()
+    script.message = SAMPLE.read_bytes()
+    outcome = run(script)
+    assert (outcome.code, outcome.err) == (EXIT_OK, [])
+    assert ": 1 new (" in outcome.out and "0 failed" in outcome.out, outcome.out
+    fetches = [c for c in script.commands if b"BODY.PEEK[]" in c]
+    assert fetches and all(b"BODY.PEEK[]<0." in c for c in fetches), fetches
