@@ -21,7 +21,7 @@ import triage.cli
 from conftest import PASSWORD_ENV, ROOT, _toml
 from hostileserver import Chunks, HostileServer, Script, repeated, trickle
 from triage.classifier import Model, load_model
-from triage.cli import EXIT_CONNECTION, EXIT_OK, main
+from triage.cli import EXIT_CONNECTION, EXIT_FAILED, EXIT_OK, main
 
 MB = 1024 * 1024
 SAMPLE = sorted((ROOT / "training_data" / "other").glob("*.eml"))[0]
@@ -47,17 +47,19 @@ def run(tmp_path: Path, model: Model, monkeypatch: pytest.MonkeyPatch, capsys):
     monkeypatch.setenv(PASSWORD_ENV, "pw")
     monkeypatch.setattr(triage.cli, "load_model", lambda _directory: model)
 
-    def go(script: Script, **account: object) -> Outcome:
+    def go(script: Script, trace: bool = True, **account: object) -> Outcome:
+        """`trace=False`: memory not measured (tracemalloc slows deep recursion 50-fold)."""
         with HostileServer(script) as server:
             path = write_config(tmp_path, server.port, **account)
             capsys.readouterr()
-            tracemalloc.start()
+            if trace:
+                tracemalloc.start()
             started = time.monotonic()
             try:
                 code = main(["run", "--config", str(path)])
             finally:
                 seconds = time.monotonic() - started
-                peak = tracemalloc.get_traced_memory()[1]
+                peak = tracemalloc.get_traced_memory()[1] if trace else 0
                 tracemalloc.stop()
         captured = capsys.readouterr()
         return Outcome(code, captured.out, captured.err.splitlines(), peak, seconds)
@@ -203,3 +205,35 @@ def test_a_well_behaved_script_server_runs_cleanly(run) -> None:
     assert ": 1 new (" in outcome.out and "0 failed" in outcome.out, outcome.out
     fetches = [c for c in script.commands if b"BODY.PEEK[]" in c]
     assert fetches and all(b"BODY.PEEK[]<0." in c for c in fetches), fetches
+
+
+def deep_mime(levels: int, attached: bool = False) -> bytes:
+    """A message whose MIME tree (or chain of attached messages) is `levels` deep."""
+    head = b"From: Deep <deep@example.org>\r\nTo: dana@example.com\r\nSubject: deep\r\n"
+    if attached:
+        level = b"MIME-Version: 1.0\r\nContent-Type: message/rfc822\r\n\r\n"
+        return head + level * levels + b"Subject: inner\r\n\r\ndeep text\r\n"
+    nested = b"".join(b"Content-Type: multipart/mixed; boundary=n%d\r\n\r\n--n%d\r\n" % (i, i)
+                      for i in range(levels))
+    return head + b"MIME-Version: 1.0\r\n" + nested + b"Content-Type: text/plain\r\n\r\ndeep\r\n"
+
+
+@pytest.mark.parametrize("attached", [False, True])
+def test_a_3000_deep_mime_tree_fails_that_message_in_one_line(
+        tmp_path: Path, capsys, model: Model, monkeypatch: pytest.MonkeyPatch, attached: bool) -> None:
+    monkeypatch.setattr(triage.cli, "load_model", lambda _directory: model)
+    path = tmp_path / "deep.eml"
+    path.write_bytes(deep_mime(3000, attached))
+    assert main(["classify", "--models", str(ROOT / "models"), str(path)]) == EXIT_FAILED
+    err = capsys.readouterr().err.splitlines()
+    assert err == [f"triage: error: {path}: MIME parts or attached messages are nested too deeply "
+                   "to parse (hundreds of levels)"]
+
+
+def test_a_run_fails_the_deep_message_and_exits_1(run) -> None:
+    script = Script()
+    script.message = deep_mime(3000)
+    outcome = run(script, trace=False)
+    assert outcome.code == EXIT_FAILED
+    assert ": 0 new (" in outcome.out and "1 failed" in outcome.out, outcome.out
+    assert len(outcome.err) == 1 and "UID 1: unparsable: ParseError: MIME parts" in outcome.err[0]

@@ -237,7 +237,7 @@ def run_account(config: Config, name: str, model: ModelOnce, dry_run: bool = Fal
         return account_failure(account.name, exc)
     if not quiet or tally.processed or tally.failed:
         print(tally.line())
-    return EXIT_OK
+    return EXIT_FAILED if tally.failed else EXIT_OK  # the failed ones are retried next run
 
 
 def cmd_watch(args: argparse.Namespace) -> int:
