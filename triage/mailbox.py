@@ -35,6 +35,10 @@ CHUNK = 200  # UIDs per FETCH/STORE command, keeps lines far below server limits
 DRAFT_FOLDER_NAMES = ("Drafts", "INBOX.Drafts", "INBOX/Drafts", "Draft", "[Gmail]/Drafts",
                       "Entwürfe", "Brouillons", "Borradores", "Concepten")
 _APPENDUID = re.compile(rb"APPENDUID (\d+) (\d+)")
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+THREAD_IDS = 5  # most recent References searched for a thread look-up
+_QUOTABLE = re.compile(r"[\x20-\x7e]{1,998}")
+_ATOM = re.compile(r"[A-Za-z0-9-]{1,76}")
 BODY_BYTES_PER_FETCH = 32 * 1024 * 1024  # bodies in one FETCH answer, at most
 FETCH_OVERHEAD = 4096  # bytes of FETCH syntax around each body, generously
 
@@ -301,6 +305,25 @@ class Mailbox:
         with _translated(f"searching {folder}"):
             return [int(u) for u in self.client.search(["HEADER", header, value])]
 
+    def find_any_header(self, folder: str, header: str, values: Sequence[str]) -> list[int]:
+        """UIDs in `folder` whose `header` contains any of the last THREAD_IDS `values`.
+
+        One SEARCH (`OR HEADER h v1 OR HEADER h v2 …`) however long `values` is, for thread
+        look-ups: References lists the oldest first, so the most recent ids are last. Each
+        value is sent quoted; a value that cannot be (not printable ASCII) is left out.
+        """
+        wanted = [v for v in values if _QUOTABLE.fullmatch(v)][-THREAD_IDS:]
+        if len(wanted) < min(len(values), THREAD_IDS):
+            log.info("%d non-ASCII ids left out of a look-up in %s", len(values) - len(wanted), folder)
+        if not wanted or not _ATOM.fullmatch(header):
+            return []
+        terms = [f'HEADER {header} "{_quote(v)}"' for v in wanted]
+        criteria = " ".join(["OR " + t for t in terms[:-1]] + terms[-1:])
+        if self.selected != folder:
+            self.select(folder, readonly=True)
+        with _translated(f"searching {folder}"):
+            return sorted(int(u) for u in self.client.search(criteria.encode("ascii")))
+
     def append_draft(self, folder: str, raw: bytes) -> int | None:
         """APPEND with \\Draft; the new UID when the server reports APPENDUID."""
         with _translated(f"appending a draft to {folder}", folder):
@@ -349,8 +372,14 @@ def _login(client: IMAPClient, account: Account, secret: str) -> None:
 
 
 def _reason(exc: BaseException) -> str:
-    text = str(exc)
+    """The error's words on one line, control characters removed, at most 200 characters."""
+    text = " ".join(_CONTROLS.sub(" ", str(exc)).split())
     return text if len(text) < 200 else text[:200] + "…"
+
+
+def _quote(value: str) -> str:
+    """The inside of an IMAP quoted string (RFC 3501 quoted-specials escaped)."""
+    return value.replace("\\", "\\\\").replace('"', '\\"')
 
 
 def _text(value: object) -> str:
