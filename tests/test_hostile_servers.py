@@ -187,13 +187,15 @@ class BadUidValidity(Script):
 
 
 @pytest.mark.parametrize("script, words", [
-    (NoUidValidity, ("selecting INBOX", "no UIDVALIDITY")),
-    (BadUidValidity, ("selecting INBOX", "not valid IMAP")),
+    (NoUidValidity, ("no valid UIDVALIDITY for 'INBOX'",)),
+    (BadUidValidity, ("selecting INBOX: the server's answer is not valid IMAP", "seven")),
 ])
-def test_select_without_a_valid_uidvalidity_is_one_clear_line(run, script, words) -> None:
-    outcome = run(script())
+def test_select_without_a_valid_uidvalidity_is_one_clear_line_and_not_retried(
+        run, script, words) -> None:
+    outcome = run(script(), retries=3, retry_backoff=5.0)
     assert outcome.code == EXIT_CONNECTION
     one_error(outcome, *words)
+    assert outcome.seconds < 5, "not retried: the server would answer the same"
 
 
 def test_a_well_behaved_script_server_runs_cleanly(run) -> None:

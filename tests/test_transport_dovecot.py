@@ -8,7 +8,7 @@ from conftest import PASSWORD_ENV, Account
 from faultproxy import FaultProxy
 from servers import PASSWORD
 from triage.config import parse_config
-from triage.mailbox import Mailbox
+from triage.mailbox import MAX_LOOKUP_IDS, Mailbox
 
 HOSTILE_IDS = ["<a(b@example.org>", "<a)b@example.org>", "<x{5}@example.org>",
                '<q"uo\\te@example.org>']
@@ -34,10 +34,10 @@ def test_a_thread_look_up_is_one_search_however_many_references(dovecot_account:
     try:
         mbox = connect(dovecot_account, proxy.port)
         try:
-            found = {mid: mbox.find_any_header("Sent", "Message-ID", [*references, mid])
+            found = {mid: mbox.find_by_message_id("Sent", [*references, mid])
                      for mid in HOSTILE_IDS}
-            too_old = mbox.find_any_header("Sent", "Message-ID", ["<old@example.org>", *references])
-            non_ascii = mbox.find_any_header("Sent", "Message-ID", ["<été@example.org>"])
+            too_old = mbox.find_by_message_id("Sent", ["<old@example.org>", *references])
+            non_ascii = mbox.find_by_message_id("Sent", ["<été@example.org>"])
         finally:
             mbox.close()
     finally:
@@ -46,8 +46,8 @@ def test_a_thread_look_up_is_one_search_however_many_references(dovecot_account:
     assert too_old == [], "only the most recent references are looked up"
     assert non_ascii == []
     assert proxy.client_log.count(b" SEARCH ") == len(HOSTILE_IDS) + 1
-    assert proxy.client_log.count(b"HEADER Message-ID") == 5 * (len(HOSTILE_IDS) + 1)
-    assert b"<r2994@" not in proxy.client_log and b"<r2999@" in proxy.client_log
+    assert proxy.client_log.count(b"HEADER Message-ID") == MAX_LOOKUP_IDS * (len(HOSTILE_IDS) + 1)
+    assert b"<r2991@" not in proxy.client_log and b"<r2999@" in proxy.client_log
 
 
 def test_partial_fetches_return_exact_bytes_below_at_and_above_the_cap(
