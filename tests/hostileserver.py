@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import socket
+import ssl
 import threading
 import time
 from typing import Iterable, Iterator
@@ -26,6 +27,9 @@ class Script:
 
     capabilities = b"IMAP4rev1 AUTH=PLAIN UIDPLUS MOVE"
     message = b"From: Jo <jo@example.org>\r\nSubject: hello\r\nMessage-ID: <m1@example.org>\r\n\r\nhi\r\n"
+
+    tls: ssl.SSLContext | None = None  # set: STARTTLS is offered, with this server context
+    after_starttls_ok = b""  # sent with the OK to STARTTLS, before the handshake
 
     def __init__(self) -> None:
         self.sent = 0
@@ -91,7 +95,8 @@ class Script:
     def answer(self, tag: bytes, name: bytes, args: bytes) -> Chunks:
         upper = name.upper()
         if upper == b"CAPABILITY":
-            return [b"* CAPABILITY " + self.capabilities + b"\r\n" + tag + b" OK done\r\n"]
+            offered = self.capabilities + (b" STARTTLS" if self.tls else b"")
+            return [b"* CAPABILITY " + offered + b"\r\n" + tag + b" OK done\r\n"]
         if upper in (b"SELECT", b"EXAMINE"):
             return self.select(tag)
         if upper == b"FETCH":
@@ -111,6 +116,13 @@ class Script:
         try:
             self._send(conn, [b"* OK [CAPABILITY " + self.capabilities + b"] hostile ready\r\n"])
             while line := reader.readline(100_000):
+                if self.tls and line.upper().endswith(b" STARTTLS\r\n"):
+                    self._send(conn, [line.split(b" ")[0] + b" OK begin TLS\r\n" +
+                                      self.after_starttls_ok])
+                    reader.close()
+                    conn = self.tls.wrap_socket(conn, server_side=True)
+                    reader = conn.makefile("rb")
+                    continue
                 line = self._with_literals(conn, reader, line.rstrip(b"\r\n"))
                 with self.lock:
                     self.commands.append(line[:200])

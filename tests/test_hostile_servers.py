@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import sqlite3
+import ssl
 import time
 import tracemalloc
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ import pytest
 import triage.cli
 from conftest import PASSWORD_ENV, ROOT, _toml
 from hostileserver import Chunks, HostileServer, Script, repeated, trickle
+from servers import make_cert
 from triage.classifier import Model, load_model
 from triage.cli import EXIT_CONNECTION, EXIT_FAILED, EXIT_OK, main
 
@@ -239,3 +241,28 @@ def test_a_run_fails_the_deep_message_and_exits_1(run) -> None:
     assert outcome.code == EXIT_FAILED
     assert ": 0 new (" in outcome.out and "1 failed" in outcome.out, outcome.out
     assert len(outcome.err) == 1 and "UID 1: unparsable: ParseError: MIME parts" in outcome.err[0]
+
+
+def starttls_script(tmp_path: Path, injected: bytes) -> tuple[Script, Path]:
+    cert, key = make_cert(tmp_path)
+    script = Script()
+    script.message = SAMPLE.read_bytes()
+    script.tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    script.tls.load_cert_chain(cert, key)
+    script.after_starttls_ok = injected
+    return script, cert
+
+
+def test_data_injected_before_the_starttls_handshake_is_refused(run, tmp_path: Path) -> None:
+    script, cert = starttls_script(tmp_path, b"* 1 FETCH (FLAGS (\\Seen))\r\n")
+    outcome = run(script, security="starttls", ca_file=str(cert))
+    assert outcome.code == EXIT_CONNECTION
+    one_error(outcome, "sent data after accepting STARTTLS, before TLS was set up")
+    assert not any(b"LOGIN" in c for c in script.commands), "no credentials sent"
+
+
+def test_starttls_without_injection_works(run, tmp_path: Path) -> None:
+    script, cert = starttls_script(tmp_path, b"")
+    outcome = run(script, security="starttls", ca_file=str(cert))
+    assert (outcome.code, outcome.err) == (EXIT_OK, [])
+    assert ": 1 new (" in outcome.out, outcome.out

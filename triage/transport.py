@@ -92,6 +92,7 @@ class BoundedReads(imaplib.IMAP4):
         return super()._new_tag()  # type: ignore[misc]  # imaplib internal, not in typeshed
 
     def readline(self) -> bytes:
+        self._same_socket()
         while True:
             end = self._rbuf.find(b"\n")
             if end >= 0:
@@ -111,6 +112,7 @@ class BoundedReads(imaplib.IMAP4):
         if size > self.limits.max_literal:
             raise LimitExceeded(f"the server announced a literal of {size:,} bytes, over the "
                                 f"{self.limits.max_literal:,} allowed (max_message_bytes)")
+        self._same_socket()
         while len(self._rbuf) < size and self._fill():
             pass
         data = bytes(self._rbuf[:size])
@@ -123,14 +125,17 @@ class BoundedReads(imaplib.IMAP4):
             raise LimitExceeded(f"the server sent more than {self.limits.command_lines:,} "
                                 "response lines to one command; a flooding server is not used")
 
+    def _same_socket(self) -> None:
+        """After STARTTLS swapped the socket, nothing received in plaintext may be read as TLS."""
+        if self.sock is not self._rsock:
+            if self._rbuf:
+                raise LimitExceeded("the server sent data after accepting STARTTLS, before TLS "
+                                    "was set up (an injection attempt); refusing to go on")
+            self._rsock = self.sock
+
     def _fill(self) -> bool:
         """Receive once into the buffer, within the read timeout and the deadline; False at EOF."""
         sock = self.sock
-        if sock is not self._rsock:  # a new socket (STARTTLS): nothing may be left from the old
-            if self._rbuf:
-                raise LimitExceeded("the server sent data before TLS was set up (an injection "
-                                    "attempt or a broken server); refusing to go on")
-            self._rsock = sock
         if sock.gettimeout() != 0.0:  # non-blocking during IDLE polling: leave as it is
             sock.settimeout(self.limits.socket_timeout())
         try:
