@@ -416,7 +416,7 @@ class _BoundedClient(IMAPClient):
 
     def __init__(self, limits: Limits, host: str, **kwargs: object) -> None:
         self.limits = limits
-        super().__init__(host, **kwargs)  # type: ignore[arg-type]
+        super().__init__(host, **kwargs)
 
     def _create_IMAP4(self) -> imaplib.IMAP4:
         connect = getattr(self._timeout, "connect", None)
