@@ -394,11 +394,21 @@ def _login(client: IMAPClient, account: Account, secret: str) -> None:
             else:
                 client.login(account.username, secret)
         except (LoginError, imaplib.IMAP4.error) as exc:
-            if isinstance(exc, imaplib.IMAP4.abort):
-                raise
+            if _behind(exc, imaplib.IMAP4.abort):  # imapclient turns a broken answer into a
+                raise                                # LoginError: not a refusal, not exit 3
             raise AuthError(f"{account.host} refused the login for {account.username!r} "
                             f"({_reason(exc)}); check the password source of account "
                             f"{account.name!r}") from None
+
+
+def _behind(exc: BaseException | None, kind: type[BaseException]) -> BaseException | None:
+    """The first `kind` in `exc`'s chain: imaplib and imapclient re-raise errors as new ones
+    ("command: X => …", LoginError), keeping the original only as the cause or context."""
+    for _ in range(10):
+        if exc is None or isinstance(exc, kind):
+            return exc
+        exc = exc.__cause__ or exc.__context__
+    return None
 
 
 def _reason(exc: BaseException) -> str:
@@ -450,16 +460,17 @@ class _translated:
     def __exit__(self, kind: type | None, exc: BaseException | None, _tb: object) -> None:
         if exc is None or isinstance(exc, MailboxError):
             return None
+        violation = _behind(exc, DeadlinePassed) or _behind(exc, LimitExceeded)
+        if isinstance(violation, DeadlinePassed):
+            raise DeadlineError(f"{self.doing}: {violation}") from None
+        if violation is not None:
+            raise ServerFault(f"{self.doing}: {violation}") from None
         if isinstance(exc, ssl.SSLCertVerificationError):
             raise TLSError(f"{self.doing}: the server's certificate failed verification "
                            f"({exc.verify_message}); if it is self-signed, set ca_file to its "
                            "certificate") from None
         if isinstance(exc, ssl.SSLError):
             raise TLSError(f"{self.doing}: TLS failed ({exc.reason or exc})") from None
-        if isinstance(exc, DeadlinePassed):
-            raise DeadlineError(f"{self.doing}: {exc}") from None
-        if isinstance(exc, LimitExceeded):
-            raise ServerFault(f"{self.doing}: {exc}") from None
         if isinstance(exc, (IMAPClientProtocolError, ValueError)):
             raise ServerFault(f"{self.doing}: the server's answer is not valid IMAP "
                               f"({_reason(exc)})") from None
