@@ -66,7 +66,11 @@ def run(tmp_path: Path, model: Model, monkeypatch: pytest.MonkeyPatch, capsys):
                 peak = tracemalloc.get_traced_memory()[1] if trace else 0
                 tracemalloc.stop()
         captured = capsys.readouterr()
-        return Outcome(code, captured.out, captured.err.splitlines(), peak, seconds)
+        outcome = Outcome(code, captured.out, captured.err.splitlines(), peak, seconds)
+        with capsys.disabled():  # the measurements, for `pytest -s`
+            print(f"\n{type(script).__name__}: exit {code}, {peak / MB:.1f} MB allocated, "
+                  f"{seconds:.1f} s, server sent {script.sent:,} bytes")
+        return outcome
 
     return go
 

@@ -23,6 +23,7 @@ import imaplib
 import socket
 import time
 from dataclasses import dataclass
+from typing import NoReturn
 
 MAX_LINE_BYTES = 1_000_000  # imaplib's own limit; a SEARCH answer of ~120,000 UIDs fits
 MAX_COMMAND_BYTES = 16 * 1024 * 1024  # answer to one command, unless the mailbox allows more
@@ -77,21 +78,24 @@ class BoundedReads(imaplib.IMAP4):
     _rsock: object
     _received: int
     _lines: int
+    _broken: imaplib.IMAP4.abort | None
 
     def _bound(self, limits: Limits) -> None:
-        self.limits, self._rbuf, self._rsock = limits, bytearray(), None
+        self.limits, self._rbuf, self._rsock, self._broken = limits, bytearray(), None, None
         self._received = self._lines = 0
 
     def _new_tag(self) -> bytes:
         """Every command (imaplib's and imapclient's) starts here: reset the per-command counts."""
+        self._usable()
         kept = sum(len(v) for v in self.untagged_responses.values())
         if kept > self.limits.command_lines:
-            raise LimitExceeded(f"the server sent more than {self.limits.command_lines:,} "
-                                "unsolicited responses; a flooding server is not used")
+            self._fail(LimitExceeded(f"the server sent more than {self.limits.command_lines:,} "
+                                     "unsolicited responses; a flooding server is not used"))
         self._received = self._lines = 0
         return super()._new_tag()  # type: ignore[misc]  # imaplib internal, not in typeshed
 
     def readline(self) -> bytes:
+        self._usable()
         self._same_socket()
         while True:
             end = self._rbuf.find(b"\n")
@@ -101,17 +105,18 @@ class BoundedReads(imaplib.IMAP4):
                 self._count_line()
                 return line
             if len(self._rbuf) > self.limits.max_line:
-                raise LimitExceeded(f"the server sent a response line longer than "
-                                    f"{self.limits.max_line:,} bytes: not an IMAP answer")
+                self._fail(LimitExceeded(f"the server sent a response line longer than "
+                                         f"{self.limits.max_line:,} bytes: not an IMAP answer"))
             if not self._fill():
                 line = bytes(self._rbuf)  # connection closed: imaplib reports the end
                 self._rbuf.clear()
                 return line
 
     def read(self, size: int) -> bytes:
+        self._usable()
         if size > self.limits.max_literal:
-            raise LimitExceeded(f"the server announced a literal of {size:,} bytes, over the "
-                                f"{self.limits.max_literal:,} allowed (max_message_bytes)")
+            self._fail(LimitExceeded(f"the server announced a literal of {size:,} bytes, over the "
+                                     f"{self.limits.max_literal:,} allowed (max_message_bytes)"))
         self._same_socket()
         while len(self._rbuf) < size and self._fill():
             pass
@@ -122,30 +127,42 @@ class BoundedReads(imaplib.IMAP4):
     def _count_line(self) -> None:
         self._lines += 1
         if self._lines > self.limits.command_lines:
-            raise LimitExceeded(f"the server sent more than {self.limits.command_lines:,} "
-                                "response lines to one command; a flooding server is not used")
+            self._fail(LimitExceeded(f"the server sent more than {self.limits.command_lines:,} "
+                                     "response lines to one command; a flooding server is not used"))
 
     def _same_socket(self) -> None:
         """After STARTTLS swapped the socket, nothing received in plaintext may be read as TLS."""
         if self.sock is not self._rsock:
             if self._rbuf:
-                raise LimitExceeded("the server sent data after accepting STARTTLS, before TLS "
-                                    "was set up (an injection attempt); refusing to go on")
+                self._fail(LimitExceeded("the server sent data after accepting STARTTLS, before "
+                                         "TLS was set up (an injection attempt); refusing to go on"))
             self._rsock = self.sock
 
     def _fill(self) -> bool:
         """Receive once into the buffer, within the read timeout and the deadline; False at EOF."""
         sock = self.sock
-        if sock.gettimeout() != 0.0:  # non-blocking during IDLE polling: leave as it is
-            sock.settimeout(self.limits.socket_timeout())
         try:
-            data = sock.recv(RECV_BYTES)
-        except socket.timeout:
-            self.limits.seconds_left()  # raises DeadlinePassed if that is why we waited
-            raise
+            if sock.gettimeout() != 0.0:  # non-blocking during IDLE polling: leave as it is
+                sock.settimeout(self.limits.socket_timeout())
+            try:
+                data = sock.recv(RECV_BYTES)
+            except socket.timeout:
+                self.limits.seconds_left()  # raises DeadlinePassed if that is why we waited
+                raise
+        except DeadlinePassed as exc:
+            self._fail(exc)
         self._received += len(data)
         if self._received > self.limits.command_bytes:
-            raise LimitExceeded(f"the server sent more than {self.limits.command_bytes:,} bytes "
-                                "in answer to one command; a flooding server is not used")
+            self._fail(LimitExceeded(f"the server sent more than {self.limits.command_bytes:,} "
+                                     "bytes in answer to one command; a flooding server is not used"))
         self._rbuf += data
         return bool(data)
+
+    def _fail(self, exc: imaplib.IMAP4.abort) -> NoReturn:
+        """Raise `exc` and keep raising it: what is left of this answer must never be parsed."""
+        self._broken = exc
+        raise exc
+
+    def _usable(self) -> None:
+        if self._broken is not None:
+            raise type(self._broken)(*self._broken.args)
