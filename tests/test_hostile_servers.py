@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import random
+import socket
 import sqlite3
 import ssl
 import time
@@ -319,3 +320,19 @@ def test_a_garbled_answer_never_ends_in_a_traceback(run, seed: int) -> None:
     for line in outcome.err:
         assert line.startswith(("triage: error: test: ", "WARNING ", "ERROR ")), outcome.err
     assert len(outcome.err) <= 3, outcome.err
+
+
+class HangsUp(Script):
+    """Greets, then closes every connection: a transient failure, retried with backoff."""
+
+    def serve(self, conn: socket.socket) -> None:
+        conn.sendall(b"* OK hostile ready\r\n")
+        conn.close()
+
+
+def test_retry_backoff_never_waits_past_the_deadline(run) -> None:
+    outcome = run(HangsUp(), trace=False, run_deadline=3.0, retries=5, retry_backoff=20.0)
+    assert outcome.code == EXIT_CONNECTION
+    assert outcome.err[-1].startswith("triage: error: test: "), outcome.err
+    assert "run deadline" in outcome.err[-1], outcome.err
+    assert outcome.seconds < 15, f"{outcome.seconds:.0f} s with run_deadline = 3 (backoff 20 s)"

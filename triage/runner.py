@@ -122,7 +122,8 @@ class Runner:
             except MailboxError as exc:
                 if not _retryable(exc) or attempt >= self.options.retries or self._out_of_time():
                     raise
-                delay = self.options.backoff_seconds * 2 ** attempt
+                delay = min(self.options.backoff_seconds * 2 ** attempt,  # never past the deadline
+                            max(0.0, self.deadline - time.monotonic()))
                 log.warning("%s; retrying in %.0f s (attempt %d of %d)", exc, delay, attempt + 2,
                             self.options.retries + 1)
                 self.stop.wait(delay)
