@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 import triage.cli
+import triage.session
 from conftest import PASSWORD_ENV, ROOT, _toml
 from hostileserver import Chunks, HostileServer, Script, repeated, trickle
 from servers import make_cert
@@ -50,7 +51,7 @@ def model() -> Model:
 def run(tmp_path: Path, model: Model, monkeypatch: pytest.MonkeyPatch, capsys):
     """Run `triage run` against `script`; the model is loaded before memory is measured."""
     monkeypatch.setenv(PASSWORD_ENV, "pw")
-    monkeypatch.setattr(triage.cli, "load_model", lambda _directory: model)
+    monkeypatch.setattr(triage.session, "load_model", lambda _directory: model)
 
     def go(script: Script, trace: bool = True, **account: object) -> Outcome:
         """`trace=False`: memory not measured (tracemalloc slows deep recursion 50-fold)."""
@@ -68,9 +69,8 @@ def run(tmp_path: Path, model: Model, monkeypatch: pytest.MonkeyPatch, capsys):
                 tracemalloc.stop()
         captured = capsys.readouterr()
         outcome = Outcome(code, captured.out, captured.err.splitlines(), peak, seconds)
-        with capsys.disabled():  # the measurements, for `pytest -s`
-            print(f"\n{type(script).__name__}: exit {code}, {peak / MB:.1f} MB allocated, "
-                  f"{seconds:.1f} s, server sent {script.sent:,} bytes")
+        print(f"{type(script).__name__}: exit {code}, {peak / MB:.1f} MB allocated, "
+              f"{seconds:.1f} s, server sent {script.sent:,} bytes")  # shown when a test fails
         return outcome
 
     return go

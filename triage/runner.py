@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Protocol, Sequence
 
 from .apply import Applier
-from .classifier import UNSURE, Prediction
+from .classifier import UNSURE, ModelError, Prediction
 from .config import LABELS, Account, Config
 from .learn import CorrectionStore, Harvester
 from .ledger import Ledger, corrections_dir
@@ -273,8 +273,12 @@ class Runner:
     def _classify(self, items: list[Item]) -> list[Prediction | str]:
         """A prediction per item, or the reason it could not be classified."""
         messages = [i.message for i in items if i.message is not None]
+        if not messages:
+            return []
         try:
             return list(self.model.predict(messages))
+        except ModelError:
+            raise  # no usable model: the run stops (exit 6), nothing is marked failed
         except Exception:  # noqa: BLE001 - one at a time, to isolate the culprit
             return [self._predict_one(i) for i in items]
 
@@ -282,6 +286,8 @@ class Runner:
         try:
             assert item.message is not None
             return self.model.predict([item.message])[0]
+        except ModelError:
+            raise
         except Exception as exc:  # noqa: BLE001
             return f"classifier failed: {type(exc).__name__}"
 
