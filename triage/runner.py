@@ -88,6 +88,7 @@ class Runner:
         self.connect, self.options, self.report = connect, options, report
         self.tally = Tally(account.name, dry_run=options.dry_run)
         self.templates = template_environment(config.template_dir)
+        self.me = account.identity or config.me  # per-account identity over [me]
         self.deadline = time.monotonic() + options.deadline_seconds
         self.mbox: Mailbox | None = None
         self._drafts_folder: str | None = None
@@ -259,7 +260,7 @@ class Runner:
     def _plan(self, item: _Item) -> Plan:
         answered = "\\Answered" in item.fetched.flags
         return plan_actions(item.fetched.uid, item.message, item.label or UNSURE, item.fetched.flags,
-                            self.config.actions, self.config.drafts, self.config.me.email,
+                            self.config.actions, self.config.drafts, self.me.email,
                             thread_answered=not answered and self._thread_answered(item))
 
     def _thread_answered(self, item: _Item) -> bool:
@@ -329,8 +330,8 @@ class Runner:
     def _draft(self, item: _Item, plan: Plan) -> None:
         """Append the reply unless the ledger or the Drafts folder already has it."""
         try:
-            reply = build_reply(item.message, item.fingerprint, self.config.me, self.templates,
-                                template_for(plan.label, self.config.me.stance))
+            reply = build_reply(item.message, item.fingerprint, self.me, self.templates,
+                                template_for(plan.label, self.me.stance))
         except Exception as exc:  # noqa: BLE001 - a template or content problem, not the run's
             item.status, item.note = FAILED, f"draft not built: {type(exc).__name__}: {exc}"[:200]
             log.error("UID %d: %s", plan.uid, item.note)
