@@ -14,8 +14,10 @@ import re
 from dataclasses import dataclass
 from typing import Iterable, Iterator
 
+from .features import FREEMAIL
 from .message import Address, Message
-from .patterns import (ABBREVIATIONS, COMPANY_PATTERNS, DEPARTMENT_WORDS, NAME_PATTERNS,
+from .patterns import (ABBREVIATIONS, COMMA_TITLES, COMPANY_PATTERNS, DEPARTMENT_WORDS,
+                       INLINE_SIGN_OFF, NAME_PATTERNS,
                        NOT_A_NAME, NOT_AN_ORG, ORG_SUFFIX, PLATFORMS, ROLE_PATTERNS, ROLE_STOP,
                        SIGN_OFF, TITLE_WORDS, WEAK_ROLES)
 
@@ -25,6 +27,7 @@ _HAN_OR_HANGUL = re.compile(r"[\u4e00-\u9fff\u3040-\u30ff\uac00-\ud7af]")
 _CONNECTORS = frozenset("of for and & de des du la le del di da do der für van von i e y und "
                         "d' l' och ve".split())
 _LOWER_OK = _CONNECTORS | {"-"}
+HONORIFICS = frozenset("dr mr ms mrs miss prof principal coach rev chef sr herr frau mme m".split())
 
 
 @dataclass(frozen=True)
@@ -104,11 +107,12 @@ def _name_after_sign_off(text: str) -> str:
                 if follower and _looks_like_name(follower) and not NOT_A_NAME.search(follower):
                     return follower
             return ""
-    return ""
+    inline = INLINE_SIGN_OFF.search(text[-800:])
+    return inline.group("name") if inline else ""
 
 
 def _first_token(name: str) -> str:
-    words = [w for w in name.split() if w.rstrip(".").lower() not in ("dr", "mr", "ms", "mrs", "prof")]
+    words = [w for w in name.split() if w.rstrip(".").lower() not in HONORIFICS]
     return words[0] if words else ""
 
 
@@ -156,6 +160,8 @@ def _sources(pattern: re.Pattern[str], subject: str, text: str) -> tuple[str, ..
 def clean_org(raw: str) -> str:
     """A company name as written, cut at sentence ends; "" when it is not one."""
     words = _until_sentence_end(raw.split())
+    cut = next((i for i, w in enumerate(words) if w[:1].islower() and w.lower() not in _LOWER_OK), None)
+    words = words[:cut]
     while words and words[-1].lower() in _LOWER_OK:
         words.pop()
     org = " ".join(words).strip(" '’\"-–")
@@ -180,7 +186,7 @@ def _until_sentence_end(tokens: list[str]) -> list[str]:
             words.append(bare.rstrip("."))
             break
         following = tokens[index + 1] if index + 1 < len(tokens) else ""
-        title_comma = word.endswith(",") and bare.lower() in WEAK_ROLES and following[:1].isupper()
+        title_comma = word.endswith(",") and bare.lower() in COMMA_TITLES and following[:1].isupper()
         words.append(word if title_comma else bare)
         if bare != word and not title_comma:
             break
@@ -219,14 +225,23 @@ def _is_person(org: str, person: str) -> bool:
 
 
 def _domain_core(message: Message) -> str:
+    """The squashed registrable name of the sender's domain ("" for freemail and platforms)."""
     for address in (message.reply_to, message.sender):
-        if address and "@" in address.email:
-            labels = address.email.rsplit("@", 1)[1].lower().split(".")
-            core = [label for label in labels if len(label) > 3 and label not in
-                    ("mail", "email", "hire", "jobs", "careers", "info")]
-            if core and core[0] not in PLATFORMS:
-                return _squash(core[0])
+        if not address or "@" not in address.email:
+            continue
+        domain = address.email.rsplit("@", 1)[1].lower()
+        labels = [label for label in domain.split(".") if label not in _PLACEHOLDER_LABELS]
+        if domain in FREEMAIL or len(labels) < 2:
+            continue
+        second_level = len(labels) >= 3 and labels[-2] in _SECOND_LEVEL and len(labels[-1]) == 2
+        core = labels[-3] if second_level else labels[-2]
+        if core not in PLATFORMS and not any(p in domain for p in PLATFORMS):
+            return _squash(core)
     return ""
+
+
+_PLACEHOLDER_LABELS = frozenset("example invalid test localhost".split())
+_SECOND_LEVEL = frozenset("co com org net ac gov edu ne or".split())
 
 
 def _squash(text: str) -> str:
@@ -277,7 +292,8 @@ def clean_role(raw: str) -> str:
         return ""
     if not _HAN_OR_HANGUL.search(role) and not role[0].isupper():
         return ""
-    if len(words) == 1 and (role.lower() in WEAK_ROLES or (role.isupper() and len(role) < 7)):
+    if len(words) == 1 and (role.lower() in WEAK_ROLES or (role.isupper() and len(role) < 7)
+                            or not (TITLE_WORDS.search(role) or _HAN_OR_HANGUL.search(role))):
         return ""
     return role
 

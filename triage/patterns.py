@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 
 _UPPER = "".join(c for c in map(chr, range(0x41, 0x250)) if c.isupper())
-CAP = rf"[{_UPPER}0-9][\w'’&.+/-]*"
-_CONN = r"(?:of|for|and|&|de|des|du|la|le|del|di|da|do|der|für|van|von|und|y|e|i|och)"
+CAP = rf"(?!I['’]|I\b)[{_UPPER}0-9][\w'’&.+/-]*"
+_CONN = r"(?:of|for|and|&|de|des|du|la|le|del|di|da|do|der|für|van|von|und|y|e|i|och)(?![\w'’])"
 ORG = rf"(?P<org>{CAP}(?:[ \t]+(?:{CAP}|{_CONN}))*)"
 ROLE = rf"(?P<role>{CAP},?(?:[ \t]+(?:{CAP},?|of|and|&|de|des|du|del|di|da|do|der|für|ve))*)"
 _JA = r"[\u30a0-\u30ff\u4e00-\u9fffA-Za-z・ー]"
@@ -34,8 +34,8 @@ COMPANY_PATTERNS: tuple[tuple[re.Pattern[str], float], ...] = (
         rf"people|head of talent|founder|co-founder|cto|ceo|coo|org|team|hiring manager|"
         rf"acquisition lead)[ \t]+(?i:at|with|of)[ \t]+(?:the[ \t]+)?{ORG}"), 0.7),
     (_p(rf"(?i:I'm|I am|this is)[ \t]+[\w.-]+(?:[ \t][\w.-]+)?,?[ \t]+(?i:from|at|with)[ \t]+{ORG}"), 0.7),
-    (_p(rf"^[^\n]*?[ \t](?i:at|@|bei|chez|bij|på|till|presso)[ \t]+{ORG}[ \t]*"
-        rf"(?:$|[-–|:])"), 0.6),
+    (_p(rf"^{ROLE.replace('?P<role>', '?:')}[ \t]+(?i:at|@|bei|chez|bij|på|till|presso)[ \t]+{ORG}"
+        rf"[ \t]*(?:$|[-–|:?!(])"), 0.6),
     # German
     (_p(rf"(?i:für|bei)[ \t]+(?:(?i:die|den|das|der|dem)[ \t]+)?{ORG}[ \t]+(?i:suche|suchen|sucht)"), 0.8),
     (_p(rf"(?i:Recruiting|Personalabteilung|Personalberater|Personalberaterin|Recruiterin|"
@@ -66,8 +66,8 @@ COMPANY_PATTERNS: tuple[tuple[re.Pattern[str], float], ...] = (
     (_p(rf"(?i:müşterimiz)[ \t]+{ORG}[ \t]+(?i:için)"), 0.8),
     (_p(rf"(?i:ben)[ \t]+{ORG}"), 0.65),
     # Japanese, Chinese, Korean
-    (_p(r"(?P<org>[^\s、。「」]{2,20}?(?:株式会社|有限会社))"), 0.75),
-    (_p(r"(?P<org>(?:株式会社|有限会社)[^\s、。]{2,20})"), 0.75),
+    (_p(rf"(?P<org>{_JA}{{2,20}}?(?:株式会社|有限会社))"), 0.75),
+    (_p(rf"(?P<org>(?:株式会社|有限会社){_JA}{{2,20}})"), 0.75),
     (_p(r"(?P<org>[^\s、。]{2,15})の[^\s、。]{1,6}と申します"), 0.65),
     (_p(r"我是(?P<org>[^\s，,。]{2,12}?)的"), 0.75),
     (_p(r"(?P<org>[^\s,.]{2,15})[ \t]*(?:인사팀|채용팀|인사담당)"), 0.75),
@@ -119,7 +119,12 @@ NAME_PATTERNS: tuple[re.Pattern[str], ...] = (
     _p(r"(?i:new message from|message from|nachricht von|message de|mensaje de|mensagem de|"
        r"messaggio da|bericht van|wiadomość od|meddelande från)[ \t]+(?:Dr\.?[ \t]+)?"
        r"(?P<name>[A-Z][\w'’-]+(?:[ \t][A-Z][\w'’-]+){0,3})"),
+    _p(r"(?i:on behalf of|im auftrag von|au nom de|en nombre de|em nome de|per conto di)[ \t]+"
+       r"(?P<name>[A-Z][a-z'’-]+[ \t][A-Z][a-z'’-]+)\.?[ \t]*$"),
 )
+INLINE_SIGN_OFF = re.compile(
+    r"(?:Best regards|Kind regards|Warm regards|Regards|Many thanks|Thanks|Best|Cheers),[ \t]+"
+    r"(?P<name>[A-Z][a-z'’-]+(?:[ \t][A-Z][a-z'’-]+)?)\b")
 
 SIGN_OFF = re.compile(
     r"^\s*(?:best|best regards|kind regards|regards|thanks|thank you|cheers|many thanks|"
@@ -167,10 +172,13 @@ TITLE_WORDS = re.compile(
     r"diret[oa]ra?|direttore|direttrice|encargad[oa]|dyrektor|specjalista|inżynier|ingenier[oa]|"
     r"engenheir[oa]|ingegnere|conservador[a]?|restaurador[a]?|restauratrice|müdür\w*|"
     r"sorumlusu|mühendis\w*|programcı|hoofd\w*|leider|adviseur|verpleegkundige|ansvarig|"
-    r"\w*ledare|\w*förvaltare|ingenjör|utvecklare|direktör|\w*chef|consultor[a]?))")
+    r"\w*ledare|\w*förvaltare|ingenjör|utvecklare|direktör|\w*chef|consultor[a]?|\w*leitung|"
+    r"\w*leiter\w*|\w*ingenieur\w*|\w*manager|\w*direktor\w*|jefatura|direzione|direction|"
+    r"coordena\w*|coordina\w*|\w*leider|projectleider))")
 ROLE_STOP = frozenset("""The This A An Our Their New Exciting Great Quick Your Hi Re Fwd
 Confidential Confidentiel Vertraulich Vertrouwelijk Confidencial Riservato Convite
 Urgent Ekibimize Ekibimiz Şirketimize Firmamıza Bu Poste Vacature Posizione Position""".split())
-WEAK_ROLES = frozenset("""head vp director manager lead chief senior principal staff engineer
+COMMA_TITLES = frozenset("director vp svp evp avp head chief".split())  # "VP, Revenue Cycle"
+WEAK_ROLES = frozenset("""associate head vp director manager lead chief senior principal staff engineer
 role position opportunity leiter leitung directeur director gerente responsable responsabile
 jefe jefa jefe/a ポジション 求人 职位 포지션""".split())
