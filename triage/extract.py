@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Iterable, Iterator
+from typing import Iterator
 
 from .features import FREEMAIL
 from .message import Address, Message
@@ -162,7 +162,7 @@ def clean_org(raw: str) -> str:
     words = _until_sentence_end(raw.split())
     cut = next((i for i, w in enumerate(words) if w[:1].islower() and w.lower() not in _LOWER_OK), None)
     words = words[:cut]
-    while words and words[-1].lower() in _LOWER_OK:
+    while words and (words[-1].lower() in _LOWER_OK or words[-1] == "Sp."):
         words.pop()
     org = " ".join(words).strip(" '’\"-–")
     org = re.sub(r"['’](?:s|de|da|te|ta|den|dan|ten|tan|in|ın|un|ün)$", "", org)
@@ -199,21 +199,13 @@ def _signature_orgs(text: str, core: str) -> Iterator[tuple[str, float]]:
     for line in lines:
         if not line or len(line) > 80 or "@" in line:
             continue
-        for part in _signature_parts(line):
+        parts = re.split(_SIGNATURE_SEPARATORS, line)
+        for part in parts if len(parts) > 1 and _is_title(parts[0]) else parts:
             org = clean_org(part)
-            if not org or _is_title(org):
-                continue
-            if core and _matches_domain(org, core):
+            if org and core and _matches_domain(org, core):
                 yield org, 0.8
-            elif ORG_SUFFIX.search(org):
+            elif org and not _is_title(org) and ORG_SUFFIX.search(org):
                 yield org, 0.65
-
-
-def _signature_parts(line: str) -> Iterable[str]:
-    parts = re.split(r"\s*(?:,|\||·|•|–|—| - | at | bei | chez )\s*", line)
-    if len(parts) > 1 and _is_title(parts[0]):
-        return parts[1:]
-    return [part for part in parts if not _is_title(part)]
 
 
 def _is_title(text: str) -> bool:
@@ -240,6 +232,7 @@ def _domain_core(message: Message) -> str:
     return ""
 
 
+_SIGNATURE_SEPARATORS = r"\s*(?:,|\||·|•|–|—| - | at | bei | chez )\s*"
 _PLACEHOLDER_LABELS = frozenset("example invalid test localhost".split())
 _SECOND_LEVEL = frozenset("co com org net ac gov edu ne or".split())
 
