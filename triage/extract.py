@@ -16,7 +16,7 @@ from typing import Iterator
 
 from .features import FREEMAIL
 from .message import Address, Message
-from .patterns import (ABBREVIATIONS, COMMA_TITLES, COMPANY_PATTERNS, DEPARTMENT_WORDS,
+from .patterns import (ABBREVIATIONS, COMMA_TITLES, COMPANY_PATTERNS, DEPARTMENT_WORDS, HIRING,
                        INLINE_SIGN_OFF, NAME_PATTERNS,
                        NOT_A_NAME, NOT_AN_ORG, ORG_SUFFIX, PLATFORMS, ROLE_PATTERNS, ROLE_STOP,
                        SIGN_OFF, TITLE_WORDS, WEAK_ROLES)
@@ -57,7 +57,23 @@ def extract(message: Message, language: str = "en") -> Extraction:
     person = recruiter_name(message, text)
     return Extraction(first_name=_greeting_name(person, language),
                       company=company_of(message, text, person.value),
-                      role=role_of(message, text))
+                      role=role_of(message, unwrap(text)))
+
+
+def unwrap(text: str, width: int = 55) -> str:
+    """Join hard-wrapped prose lines (long, no closing punctuation); short lines stay apart."""
+    out: list[str] = []
+    for line in text.splitlines():
+        previous = out[-1] if out else ""
+        if (len(previous) >= width and line.strip() and not previous.rstrip().endswith(_CLOSERS)
+                and not line.lstrip().startswith(("-", "*", "•", ">"))):
+            out[-1] = f"{previous.rstrip()} {line.strip()}"
+        else:
+            out.append(line)
+    return "\n".join(out)
+
+
+_CLOSERS = (".", "!", "?", ":", ";", "。", "！", "？")
 
 
 # -- first name ---------------------------------------------------------------------------------
@@ -135,8 +151,9 @@ def company_of(message: Message, text: str, person: str = "") -> Field:
     """The hiring company when named, else the recruiter's firm as it writes its own name."""
     subject = message.subject
     candidates: list[tuple[str, float]] = []
+    prose = unwrap(text)
     for pattern, confidence in COMPANY_PATTERNS:
-        for source in _sources(pattern, subject, text):
+        for source in _sources(pattern, subject, prose):
             for match in pattern.finditer(source):
                 org = clean_org(match.group("org"))
                 if org and not _is_person(org, person):
@@ -148,7 +165,8 @@ def company_of(message: Message, text: str, person: str = "") -> Field:
     scored = [(org, min(0.99, conf + (0.1 if core and _matches_domain(org, core) else 0.0)
                         + (0.1 if _mentions(org, subject) else 0.0)))
               for org, conf in candidates]
-    org, confidence = max(scored, key=lambda pair: pair[1])
+    hiring = [(org, conf) for (org, base), (_, conf) in zip(candidates, scored) if base >= HIRING]
+    org, confidence = max(hiring or scored, key=lambda pair: pair[1])
     return Field(org, round(confidence, 2))
 
 

@@ -22,14 +22,17 @@ def _p(pattern: str) -> re.Pattern[str]:
     return re.compile(pattern, re.M)
 
 
-# (pattern, confidence): hiring company first (0.8), then the recruiter's own organisation (0.7).
+# (pattern, confidence). HIRING (0.8) names the hiring company, which wins over the recruiter's
+# own organisation (self-introductions, 0.7) and its signature.
+HIRING = 0.8
 COMPANY_PATTERNS: tuple[tuple[re.Pattern[str], float], ...] = (
     (_p(rf"(?i:recruiting|hiring|searching|working|partnering|partnered|retained)[ \t]+"
         rf"(?i:for|with|by)[ \t]+(?:the[ \t]+)?{ORG}"), 0.8),
     (_p(rf"(?i:helping|representing|on behalf of|my client,?|our client,?|client,)[ \t]+"
         rf"(?:the[ \t]+)?{ORG}"), 0.8),
-    (_p(rf"{ORG}[ \t]+(?i:is|are)[ \t]+(?i:hiring|looking for|searching|recruiting)"), 0.75),
-    (_p(rf"(?i:hiring|looking for|seeking)[ \t]+an?[ \t]+[^.\n]{{3,60}}?[ \t]+(?i:for|at)[ \t]+{ORG}"), 0.75),
+    (_p(rf"(?:^|(?<=[.!?:;] ))[ \t]*(?:(?i:the|so|and|but|now)[ \t]+)?{ORG}[ \t]+(?i:is|are)[ \t]+(?i:hiring|looking for|searching|"
+        rf"recruiting)"), 0.8),
+    (_p(rf"(?i:hiring|looking for|seeking)[ \t]+an?[ \t]+[^.\n]{{3,60}}?[ \t]+(?i:for|at)[ \t]+{ORG}"), 0.8),
     (_p(rf"(?i:recruiter|recruiting|talent|talent acquisition lead|talent partner|sourcer|"
         rf"people|head of talent|founder|co-founder|cto|ceo|coo|org|team|hiring manager|"
         rf"acquisition lead)[ \t]+(?i:at|with|of)[ \t]+(?:the[ \t]+)?{ORG}"), 0.7),
@@ -57,7 +60,7 @@ COMPANY_PATTERNS: tuple[tuple[re.Pattern[str], float], ...] = (
     # Dutch
     (_p(rf"(?i:recruiter|werkzaam|ben[ \t]+\w+)[ \t]+(?i:bij|van)[ \t]+(?:(?i:de|het)[ \t]+)?{ORG}"), 0.7),
     # Polish
-    (_p(rf"(?i:dla firmy|w firmie|dla)[ \t]+{ORG}"), 0.75),
+    (_p(rf"(?i:dla firmy|w firmie|dla)[ \t]+{ORG}"), 0.8),
     (_p(rf"(?i:rekruterka|rekruter)[ \t]+(?i:w|dla)[ \t]+{ORG}"), 0.7),
     # Swedish
     (_p(rf"(?i:vår kund|kunden)[ \t]+{ORG}"), 0.8),
@@ -77,7 +80,8 @@ COMPANY_PATTERNS: tuple[tuple[re.Pattern[str], float], ...] = (
 
 # (pattern, confidence) for the role title.
 ROLE_PATTERNS: tuple[tuple[re.Pattern[str], float], ...] = (
-    (_p(rf"(?i:hiring|looking for|searching for|seeking|recruiting|need|needs|to find)[ \t]+"
+    (_p(rf"(?i:hiring|looking for|searching for|seeking|recruiting|need|needs|to find|placing|"
+        rf"filling|recruit)[ \t]+"
         rf"(?i:an?|our|their|a new|our next|our first|two|three)[ \t]+{ROLE}"), 0.75),
     (_p(rf"(?i:\ban?|the|our|their)[ \t]+{ROLE}[ \t]+(?i:role|opening|position|post|search|"
         rf"vacancy|opportunity|job)\b"), 0.75),
@@ -162,7 +166,7 @@ TITLE_WORDS = re.compile(
     r"head|founder|co-founder|ceo|cto|coo|cfo|vp|principal|associate|specialist|advisor|"
     r"executive|engineer|officer|nurse|designer|developer|scientist|analyst|actuary|chief|"
     r"coordinator|supervisor|president|leiter\w*|leitung|ingenieur\w*|directeur|directrice|"
-    r"responsable|gerente|responsabile|capo|teamleider|kierownik|programista|chef|müdürü|"
+    r"responsable|gerente|responsabile|capo|teamleider|kierownik|programista|chef|müdürü|ingénieur\w*|"
     r"geliştirici|uzman\w*|personalberater\w*|chargée?|reclutador\w*|recrutador\w*|"
     r"controller|programmer|buyer|grower|\w*maker|curator|counsel|\w*ist|chaplain|surveyor|"
     r"superintendent|foreman|technician|architect|accountant|attorney|lawyer|advogad[oa]|"
