@@ -55,9 +55,16 @@ def extract(message: Message, language: str = "en") -> Extraction:
     """Recruiter first name, company and role of a message written in `language`."""
     text = message.text[:6000]
     person = recruiter_name(message, text)
-    return Extraction(first_name=_greeting_name(person, language),
-                      company=company_of(message, text, person.value),
-                      role=role_of(message, unwrap(text)))
+    company = company_of(message, text, person.value)
+    return Extraction(first_name=_greeting_name(person, language), company=company,
+                      role=_without_company(role_of(message, unwrap(text)), company.value))
+
+
+def _without_company(role: Field, company: str) -> Field:
+    """"다온바이오 연구소장" → "연구소장": a subject often puts the company before the title."""
+    if company and role.value.startswith(company + " "):
+        return Field(role.value[len(company) + 1:], role.confidence)
+    return role
 
 
 def unwrap(text: str, width: int = 55) -> str:
@@ -149,8 +156,9 @@ def _greeting_name(person: Field, language: str) -> Field:
 # -- company ------------------------------------------------------------------------------------
 def company_of(message: Message, text: str, person: str = "") -> Field:
     """The hiring company when named, else the recruiter's firm as it writes its own name."""
-    subject = message.subject
+    subject, core = message.subject, _domain_core(message)
     candidates: list[tuple[str, float]] = []
+    hiring: set[str] = set()  # named as the company that hires
     prose = unwrap(text)
     for pattern, confidence in COMPANY_PATTERNS:
         for source in _sources(pattern, subject, prose):
@@ -158,15 +166,15 @@ def company_of(message: Message, text: str, person: str = "") -> Field:
                 org = clean_org(match.group("org"))
                 if org and not _is_person(org, person):
                     candidates.append((org, confidence))
-    candidates.extend(_signature_orgs(text, _domain_core(message)))
-    if not candidates:
-        return Field()
-    core = _domain_core(message)
+                    hiring.update([org] if confidence >= HIRING else [])
+    candidates.extend(_signature_orgs(text, core))
     scored = [(org, min(0.99, conf + (0.1 if core and _matches_domain(org, core) else 0.0)
                         + (0.1 if _mentions(org, subject) else 0.0)))
               for org, conf in candidates]
-    hiring = [(org, conf) for (org, base), (_, conf) in zip(candidates, scored) if base >= HIRING]
-    org, confidence = max(hiring or scored, key=lambda pair: pair[1])
+    named = [pair for pair in scored if pair[0] in hiring]
+    if not scored:
+        return Field()
+    org, confidence = max(named or scored, key=lambda pair: (pair[1], len(pair[0])))
     return Field(org, round(confidence, 2))
 
 
@@ -178,7 +186,8 @@ def _sources(pattern: re.Pattern[str], subject: str, text: str) -> tuple[str, ..
 def clean_org(raw: str) -> str:
     """A company name as written, cut at sentence ends; "" when it is not one."""
     words = _until_sentence_end(raw.split())
-    cut = next((i for i, w in enumerate(words) if w[:1].islower() and w.lower() not in _LOWER_OK), None)
+    cut = next((i for i, w in enumerate(words) if (w[:1].islower() and w.lower() not in _LOWER_OK)
+                or re.match(r"I(?:['’]|$)", w)), None)
     words = words[:cut]
     while words and (words[-1].lower() in _LOWER_OK or words[-1] == "Sp."):
         words.pop()
@@ -221,7 +230,7 @@ def _signature_orgs(text: str, core: str) -> Iterator[tuple[str, float]]:
         for part in parts if len(parts) > 1 and _is_title(parts[0]) else parts:
             org = clean_org(part)
             if org and core and _matches_domain(org, core):
-                yield org, 0.8
+                yield org, 0.75
             elif org and not _is_title(org) and ORG_SUFFIX.search(org):
                 yield org, 0.65
 

@@ -13,7 +13,7 @@ _UPPER = "".join(c for c in map(chr, range(0x41, 0x250)) if c.isupper())
 CAP = rf"(?!I['’]|I\b)[{_UPPER}0-9][\w'’&.+/-]*"
 _CONN = r"(?:of|for|and|&|de|des|du|la|le|del|di|da|do|der|für|van|von|und|y|e|i|och)(?![\w'’])"
 ORG = rf"(?P<org>{CAP}(?:[ \t]+(?:{CAP}|{_CONN}))*)"
-ROLE = rf"(?P<role>{CAP},?(?:[ \t]+(?:{CAP},?|of|and|&|de|des|du|del|di|da|do|der|für|ve))*)"
+ROLE = rf"(?P<role>{CAP},?(?:[ \t]+(?:{CAP},?|(?:of|and|&|de|des|du|del|di|da|do|der|für|ve)(?![\w'’])))*)"
 _JA = r"[\u30a0-\u30ff\u4e00-\u9fffA-Za-z・ー]"
 _HANGUL_WORD = r"[\uac00-\ud7afA-Za-z]+(?<!에서)(?<!에)(?<!는)(?<!은)(?<!의)(?<!가)(?<!이)(?<!도)"
 
@@ -32,7 +32,8 @@ COMPANY_PATTERNS: tuple[tuple[re.Pattern[str], float], ...] = (
         rf"(?:the[ \t]+)?{ORG}"), 0.8),
     (_p(rf"(?:^|(?<=[.!?:;] ))[ \t]*(?:(?i:the|so|and|but|now)[ \t]+)?{ORG}[ \t]+(?i:is|are)[ \t]+(?i:hiring|looking for|searching|"
         rf"recruiting)"), 0.8),
-    (_p(rf"(?i:hiring|looking for|seeking)[ \t]+an?[ \t]+[^.\n]{{3,60}}?[ \t]+(?i:for|at)[ \t]+{ORG}"), 0.8),
+    (_p(rf"(?i:hiring|looking for|seeking)[ \t]+an?[ \t]+[^.\n]{{3,60}}?[ \t]+(?i:at)[ \t]+{ORG}"), 0.8),
+    (_p(rf"(?i:hiring|looking for|seeking)[ \t]+an?[ \t]+[^.\n]{{3,60}}?[ \t]+(?i:for)[ \t]+{ORG}"), 0.65),
     (_p(rf"(?i:recruiter|recruiting|talent|talent acquisition lead|talent partner|sourcer|"
         rf"people|head of talent|founder|co-founder|cto|ceo|coo|org|team|hiring manager|"
         rf"acquisition lead)[ \t]+(?i:at|with|of)[ \t]+(?:the[ \t]+)?{ORG}"), 0.7),
@@ -49,6 +50,7 @@ COMPANY_PATTERNS: tuple[tuple[re.Pattern[str], float], ...] = (
         rf"[ \t]+(?i:chez|de|d['’]|au sein de)[ \t]*{ORG}"), 0.7),
     # Spanish
     (_p(rf"(?i:mi cliente|nuestro cliente|cliente),?[ \t]+{ORG}"), 0.8),
+    (_p(rf"(?i:opdrachtgever|klant),?[ \t]+{ORG}"), 0.8),
     (_p(rf"(?i:reclutadora?|consultora?|headhunter|trabajo)[ \t]+(?i:en|de|para)[ \t]+{ORG}"), 0.7),
     # Portuguese
     (_p(rf"(?i:processo para o|processo para a|para o cliente|para a cliente)[ \t]+{ORG}"), 0.8),
@@ -112,7 +114,7 @@ ROLE_PATTERNS: tuple[tuple[re.Pattern[str], float], ...] = (
     (_p(rf"(?P<role>{_JA}{{2,20}})の(?:ポジション|求人|ご案内|募集)"), 0.65),
     (_p(r"(?:招聘|寻找|招募)(?P<role>[\u4e00-\u9fffA-Za-z]{2,15})(?=[，,。\s])"), 0.75),
     (_p(r"(?P<role>[\u4e00-\u9fffA-Za-z]{2,15})(?:职位|岗位|机会)"), 0.65),
-    (_p(rf"(?P<role>{_HANGUL_WORD}(?:[ \t]{_HANGUL_WORD}){{0,3}}?)(?:을|를)[ \t]*(?:채용|찾고|모집)"), 0.75),
+    (_p(rf"(?P<role>{_HANGUL_WORD}(?:[ \t]{_HANGUL_WORD}){{0,3}}?)(?:을|를)[ \t]*(?:채용|찾고|모집|모시고|구하고)"), 0.75),
     (_p(rf"(?P<role>{_HANGUL_WORD}(?:[ \t]{_HANGUL_WORD}){{0,3}}?)[ \t]+포지션"), 0.6),
 )
 
@@ -178,7 +180,8 @@ TITLE_WORDS = re.compile(
     r"sorumlusu|mühendis\w*|programcı|hoofd\w*|leider|adviseur|verpleegkundige|ansvarig|"
     r"\w*ledare|\w*förvaltare|ingenjör|utvecklare|direktör|\w*chef|consultor[a]?|\w*leitung|"
     r"\w*leiter\w*|\w*ingenieur\w*|\w*manager|\w*direktor\w*|jefatura|direzione|direction|"
-    r"coordena\w*|coordina\w*|\w*leider|projectleider))")
+    r"coordena\w*|coordina\w*|\w*leider|projectleider|l[ií]der|leader|chefe|technolog\w*|"
+    r"specjalista|kurator\w*|główn\w*))")
 ROLE_STOP = frozenset("""The This A An Our Their New Exciting Great Quick Your Hi Re Fwd
 Confidential Confidentiel Vertraulich Vertrouwelijk Confidencial Riservato Convite
 Urgent Ekibimize Ekibimiz Şirketimize Firmamıza Bu Poste Vacature Posizione Position""".split())
