@@ -186,7 +186,8 @@ def _sources(pattern: re.Pattern[str], subject: str, text: str) -> tuple[str, ..
 def clean_org(raw: str) -> str:
     """A company name as written, cut at sentence ends; "" when it is not one."""
     words = _until_sentence_end(raw.split())
-    cut = next((i for i, w in enumerate(words) if (w[:1].islower() and w.lower() not in _LOWER_OK)
+    cut = next((i for i, w in enumerate(words) if (w[:1].islower() and w.lower() not in _LOWER_OK
+                                                    and not re.match(r"[ld]['’]\w", w))
                 or re.match(r"I(?:['’]|$)", w)), None)
     words = words[:cut]
     while words and (words[-1].lower() in _LOWER_OK or words[-1] == "Sp."):

@@ -10,10 +10,10 @@ from __future__ import annotations
 import re
 
 _UPPER = "".join(c for c in map(chr, range(0x41, 0x250)) if c.isupper())
-CAP = rf"(?!I['’]|I\b)[{_UPPER}0-9][\w'’&.+/-]*"
+CAP = rf"(?!I['’]|I\b)(?:[ldLD]['’])?[{_UPPER}0-9][\w'’&.+/-]*"
 _CONN = r"(?:of|for|and|&|de|des|du|la|le|del|di|da|do|der|für|van|von|und|y|e|i|och)(?![\w'’])"
 ORG = rf"(?P<org>{CAP}(?:[ \t]+(?:{CAP}|{_CONN}))*)"
-ROLE = rf"(?P<role>{CAP},?(?:[ \t]+(?:{CAP},?|(?:of|and|&|de|des|du|del|di|da|do|der|für|ve)(?![\w'’])))*)"
+ROLE = rf"(?P<role>{CAP},?(?:[ \t]+(?:{CAP},?|(?:of|and|&|de|des|du|del|di|da|do|der|ve)(?![\w'’])))*)"
 _JA = r"[\u30a0-\u30ff\u4e00-\u9fffA-Za-z・ー]"
 _HANGUL_WORD = r"[\uac00-\ud7afA-Za-z]+(?<!에서)(?<!에)(?<!는)(?<!은)(?<!의)(?<!가)(?<!이)(?<!도)"
 
@@ -51,7 +51,9 @@ COMPANY_PATTERNS: tuple[tuple[re.Pattern[str], float], ...] = (
     # Spanish
     (_p(rf"(?i:mi cliente|nuestro cliente|cliente),?[ \t]+{ORG}"), 0.8),
     (_p(rf"(?i:opdrachtgever|klant),?[ \t]+{ORG}"), 0.8),
-    (_p(rf"(?i:reclutadora?|consultora?|headhunter|trabajo)[ \t]+(?i:en|de|para)[ \t]+{ORG}"), 0.7),
+    (_p(rf"(?i:reclutadora?|consultora?|headhunter|trabajo|selección|talento)[ \t]+(?i:en|de|para)"
+        rf"[ \t]+{ORG}"), 0.7),
+    (_p(rf"(?i:startup|company|firm|agency|business)[ \t]+(?i:called|named)[ \t]+{ORG}"), 0.7),
     # Portuguese
     (_p(rf"(?i:processo para o|processo para a|para o cliente|para a cliente)[ \t]+{ORG}"), 0.8),
     (_p(rf"(?i:headhunter|recrutadora?|recursos humanos|consultora?)[ \t]+(?i:na|no|da|do|em)[ \t]+{ORG}"), 0.7),
@@ -83,7 +85,7 @@ COMPANY_PATTERNS: tuple[tuple[re.Pattern[str], float], ...] = (
 # (pattern, confidence) for the role title.
 ROLE_PATTERNS: tuple[tuple[re.Pattern[str], float], ...] = (
     (_p(rf"(?i:hiring|looking for|searching for|seeking|recruiting|need|needs|to find|placing|"
-        rf"filling|recruit)[ \t]+"
+        rf"filling|recruit|to meet|to hire|hire)[ \t]+"
         rf"(?i:an?|our|their|a new|our next|our first|two|three)[ \t]+{ROLE}"), 0.75),
     (_p(rf"(?i:\ban?|the|our|their)[ \t]+{ROLE}[ \t]+(?i:role|opening|position|post|search|"
         rf"vacancy|opportunity|job)\b"), 0.75),
@@ -181,10 +183,10 @@ TITLE_WORDS = re.compile(
     r"\w*ledare|\w*förvaltare|ingenjör|utvecklare|direktör|\w*chef|consultor[a]?|\w*leitung|"
     r"\w*leiter\w*|\w*ingenieur\w*|\w*manager|\w*direktor\w*|jefatura|direzione|direction|"
     r"coordena\w*|coordina\w*|\w*leider|projectleider|l[ií]der|leader|chefe|technolog\w*|"
-    r"specjalista|kurator\w*|główn\w*))")
+    r"specjalista|kurator\w*|główn\w*|\w*meester))")
 ROLE_STOP = frozenset("""The This A An Our Their New Exciting Great Quick Your Hi Re Fwd
 Confidential Confidentiel Vertraulich Vertrouwelijk Confidencial Riservato Convite
-Urgent Ekibimize Ekibimiz Şirketimize Firmamıza Bu Poste Vacature Posizione Position""".split())
+Urgent 현재 지금 저희 이번에 새로운 현재는 Ekibimize Ekibimiz Şirketimize Firmamıza Bu Poste Vacature Posizione Position""".split())
 COMMA_TITLES = frozenset("director vp svp evp avp head chief".split())  # "VP, Revenue Cycle"
 WEAK_ROLES = frozenset("""associate head vp director manager lead chief senior principal staff engineer
 role position opportunity leiter leitung directeur director gerente responsable responsabile
