@@ -24,7 +24,10 @@ from triage.message import parse_message
 from triage.replies import preview, template_environment
 
 ROOT = Path(__file__).resolve().parent.parent
-SETS = {"held-out": (ROOT / "tests/data/extraction/heldout", ROOT / "tests/data/extraction/heldout"),
+SETS = {"held-out 1": (ROOT / "tests/data/extraction/heldout", ROOT / "tests/data/extraction/heldout"),
+        "held-out 2": (ROOT / "tests/data/extraction/heldout2", ROOT / "tests/data/extraction/heldout2"),
+        "held-out 3": (ROOT / "tests/data/extraction/heldout3", ROOT / "tests/data/extraction/heldout3"),
+        "held-out 4": (ROOT / "tests/data/extraction/heldout4", ROOT / "tests/data/extraction/heldout4"),
         "demo": (ROOT / "tests/data/extraction/demo", ROOT / "demo/mail")}
 GOALS = {"company": (0.85, 0.05), "role": (0.80, 0.05), "first_name": (0.97, 1.0)}
 ME = Me(name="Sam Carter", email="sam.carter@example.net", stance="selective")
