@@ -13,7 +13,7 @@ from .message import Message
 
 _MONEY = re.compile(
     r"(?:[$£€¥₩]|\b(?:USD|EUR|GBP|CHF|SEK|PLN|TRY|BRL|MXN|JPY|CNY|KRW)\b)[ \t]?\d"
-    r"|\d[\d.,]*[ \t]?(?:k|K|000)?[ \t]?(?:[$£€]|k€|€|euros?|EUR|zł|PLN|kr|SEK|TL|₺|reais|R\$)"
+    r"|\d[\d.,]*[ \t]?(?:k|K|000)?[ \t]?(?:[$£€]|k€|€|(?i:euros?)|EUR|zł|PLN|kr|SEK|TL|₺|reais|R\$)"
     r"|\d[\d.,]*[ \t]?(?:万円|万元|만원|원|元)"
     r"|\b\d{2,3}[ \t]?(?:k|K)\b(?:[ \t]?[-–][ \t]?\d{2,3}[ \t]?(?:k|K))?")
 _PAY_WORDS = re.compile(

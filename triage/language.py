@@ -1,8 +1,8 @@
 """Which language a message is written in, among those triage has reply templates for. Pure.
 
 py3langid (a maintained, numpy-only port of langid.py: a 4.6 MB wheel, ~0.1 ms per message
-once loaded) restricted to the supported languages; English when the text is too short or
-the best guess is not confident.
+once loaded) over its 97 languages: the best supported one, or English when the text is too
+short, the guess is not confident, or the message is in a language without templates.
 """
 
 from __future__ import annotations
@@ -28,9 +28,7 @@ _HAN = re.compile(r"[\u4e00-\u9fff]")
 def _identifier() -> Any:
     from py3langid.langid import MODEL_FILE, LanguageIdentifier  # loaded once, on first use
 
-    identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
-    identifier.set_languages(list(SUPPORTED))
-    return identifier
+    return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
 
 
 def language_of_text(text: str) -> tuple[str, float]:
@@ -42,7 +40,11 @@ def language_of_text(text: str) -> tuple[str, float]:
         return "ko", 1.0
     if sum(c.isalpha() for c in text) < MIN_LETTERS:
         return FALLBACK, 0.0
-    code, probability = _identifier().classify(text)
+    ranked = _identifier().rank(text)
+    best, best_probability = ranked[0]
+    if best not in SUPPORTED and best_probability >= MIN_CONFIDENCE:
+        return FALLBACK, 0.0  # a language triage has no templates for: reply in English
+    code, probability = next(((c, p) for c, p in ranked if c in SUPPORTED), (FALLBACK, 0.0))
     if code == "ja" and not _KANA.search(text) and _HAN.search(text):
         code = "zh"
     if probability < MIN_CONFIDENCE:
