@@ -141,3 +141,17 @@ def test_the_language_of_the_message_is_detected(text: str, language: str) -> No
 def test_too_little_text_falls_back_to_english_with_no_confidence() -> None:
     assert language_of_text("Hi!") == ("en", 0.0)
     assert language_of_text("> Guten Tag, quoted only\n") == ("en", 0.0)
+
+
+def test_hostile_text_yields_short_single_line_values() -> None:
+    giant = " ".join(["Director"] * 3000) + " role at " + " ".join(["Acme"] * 3000)
+    found = extract(parse_message(mail(giant, subject=" ".join(["Head"] * 200))))
+    for field in (found.first_name, found.company, found.role):
+        assert len(field.value.split()) <= 7 and "\n" not in field.value
+
+
+def test_an_encoded_line_break_in_the_display_name_never_reaches_a_value() -> None:
+    raw = mail("Hi Sam, we're hiring a Staff Engineer at Acme Robotics.\n",
+               sender="=?utf-8?q?Eve=0D=0ABcc=3A_x=40evil=2Eexample?= <eve@acme.example.com>")
+    first_name, company, role = fields(raw)
+    assert first_name == "Eve" and "\n" not in company + role and "Bcc" not in first_name

@@ -93,7 +93,7 @@ def test_nothing_already_given_is_asked_for_and_it_is_acknowledged_instead() -> 
     message = parse_message(raw)
     assert given_in(message) == Given(salary=True, location=True, job_description=True, why_me=True)
     body = body_for(raw, "selective")
-    assert "Thank you for already including the job description, the pay and the location" in body
+    assert "It helps that you already mentioned the job description, the pay and the location" in body
     assert "could you share" not in body and "made you think of me" in body
     assert "compensation range" not in body and "remote or on-site" not in body
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 import re
 
 _UPPER = "".join(c for c in map(chr, range(0x41, 0x250)) if c.isupper())
-CAP = rf"(?!I['’]|I\b)(?:[ldLD]['’])?[{_UPPER}0-9][\w'’&.+/-]*"
+CAP = rf"(?!I['’]|I\b)(?:[ldLD]['’])?[{_UPPER}0-9][\w'’&.+/-]{{0,40}}"
 _CONN = r"(?:of|for|and|&|de|des|du|la|le|del|di|da|do|der|für|van|von|und|y|e|i|och)(?![\w'’])"
-ORG = rf"(?P<org>{CAP}(?:[ \t]+(?:{CAP}|{_CONN}))*)"
-ROLE = rf"(?P<role>{CAP},?(?:[ \t]+(?:{CAP},?|(?:of|and|&|de|des|du|del|di|da|do|der|ve)(?![\w'’])))*)"
+ORG = rf"(?P<org>{CAP}(?:[ \t]+(?:{CAP}|{_CONN})){{0,8}})"  # bounded: linear on hostile text
+ROLE = rf"(?P<role>{CAP},?(?:[ \t]+(?:{CAP},?|(?:of|and|&|de|des|du|del|di|da|do|der|ve)(?![\w'’]))){{0,8}})"
 _JA = r"[\u30a0-\u30ff\u4e00-\u9fffA-Za-z・ー]"
 _HANGUL_WORD = r"[\uac00-\ud7afA-Za-z]+(?<!에서)(?<!에)(?<!는)(?<!은)(?<!의)(?<!가)(?<!이)(?<!도)"
 
