@@ -48,6 +48,7 @@ def body_for(raw: bytes, stance: str = "open", label: str = "targeted", me: Me =
 def test_every_template_renders_cleanly_with_and_without_details(language: str, stance: str,
                                                                   known: bool) -> None:
     details = Details(first_name="Ana" if known else "", company="Acme Ltd" if known else "",
+                      employer="Acme Ltd" if known else "",
                       role="Data Lead" if known else "", full_name="Ana Ruiz" if known else "",
                       language=language, given=Given(salary=known, location=known, why_me=known))
     message = parse_message(mail("x"))
@@ -96,6 +97,17 @@ def test_nothing_already_given_is_asked_for_and_it_is_acknowledged_instead() -> 
     assert "It helps that you already mentioned the job description, the pay and the location" in body
     assert "could you share" not in body and "made you think of me" in body
     assert "compensation range" not in body and "remote or on-site" not in body
+
+
+def test_a_recruitment_agency_is_never_presented_as_the_employer() -> None:
+    agency = mail("Hi Sam,\n\nMy client is hiring a Lead Data Engineer in Salford.\n\nBest,\nTom\n"
+                  "Tom Whitaker\nSenior Consultant, Harbour Talent\n",
+                  sender="Tom Whitaker <tom@harbourtalent.example.co.uk>")
+    assert extract_details(parse_message(agency)).company == "Harbour Talent"
+    assert "the Lead Data Engineer role." in body_for(agency, "selective").split("\n\n")[1]
+    employer = mail("Hi Sam,\n\nI'm a recruiter at Ledgerline. We're hiring a Staff Data Engineer."
+                    "\n\nAisha\n", sender="Aisha Rahman <aisha@ledgerline.example.com>")
+    assert "the Staff Data Engineer role at Ledgerline." in body_for(employer, "selective")
 
 
 def test_only_what_is_missing_is_asked_for() -> None:

@@ -16,7 +16,7 @@ from typing import Iterator
 
 from .features import FREEMAIL
 from .message import Address, Message
-from .patterns import (ABBREVIATIONS, COMMA_TITLES, COMPANY_PATTERNS, DEPARTMENT_WORDS, HIRING,
+from .patterns import (ABBREVIATIONS, AGENCY, COMMA_TITLES, COMPANY_PATTERNS, DEPARTMENT_WORDS, HIRING,
                        INLINE_SIGN_OFF, NAME_PATTERNS,
                        NOT_A_NAME, NOT_AN_ORG, ORG_SUFFIX, PLATFORMS, ROLE_PATTERNS, ROLE_STOP,
                        SIGN_OFF, TITLE_WORDS, WEAK_ROLES)
@@ -49,15 +49,17 @@ class Extraction:
     first_name: Field
     company: Field
     role: Field
+    employer: bool = False  # the company is the one hiring, not a recruitment agency
 
 
 def extract(message: Message, language: str = "en") -> Extraction:
     """Recruiter first name, company and role of a message written in `language`."""
     text = message.text[:6000]
     person = recruiter_name(message, text)
-    company = company_of(message, text, person.value)
+    company, named_as_hiring = company_of(message, text, person.value)
     return Extraction(first_name=_greeting_name(person, language), company=company,
-                      role=_without_company(role_of(message, unwrap(text)), company.value))
+                      role=_without_company(role_of(message, unwrap(text)), company.value),
+                      employer=named_as_hiring or not AGENCY.search(company.value))
 
 
 def _without_company(role: Field, company: str) -> Field:
@@ -154,8 +156,9 @@ def _greeting_name(person: Field, language: str) -> Field:
 
 
 # -- company ------------------------------------------------------------------------------------
-def company_of(message: Message, text: str, person: str = "") -> Field:
-    """The hiring company when named, else the recruiter's firm as it writes its own name."""
+def company_of(message: Message, text: str, person: str = "") -> tuple[Field, bool]:
+    """The hiring company when named, else the recruiter's firm as it writes its own name;
+    and whether the mail names it as the company that hires."""
     subject, core = message.subject, _domain_core(message)
     candidates: list[tuple[str, float]] = []
     hiring: set[str] = set()  # named as the company that hires
@@ -173,9 +176,9 @@ def company_of(message: Message, text: str, person: str = "") -> Field:
               for org, conf in candidates]
     named = [pair for pair in scored if pair[0] in hiring]
     if not scored:
-        return Field()
+        return Field(), False
     org, confidence = max(named or scored, key=lambda pair: (pair[1], len(pair[0])))
-    return Field(org, round(confidence, 2))
+    return Field(org, round(confidence, 2)), org in hiring
 
 
 def _sources(pattern: re.Pattern[str], subject: str, text: str) -> tuple[str, ...]:

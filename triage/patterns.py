@@ -160,6 +160,11 @@ ABBREVIATIONS = frozenset("St. Mt. Inc. Co. Ltd. Corp. Jr. Sr. Snr. Assoc. Asst.
 DEPARTMENT_WORDS = frozenset("""practice nursing engineering leadership department dept division
 operations finance sales marketing analytics acquisition resources hr personalabteilung
 人事部 인사팀""".split())
+AGENCY = re.compile(  # a recruitment firm's name: "role at <agency>" would mislead
+    r"(?i:\b(?:talent|search|recruit\w*|resourcing|staffing|personnel|personal\w*|hunting|hunters|"
+    r"headhunt\w*|executive|partners|consult\w*|conseil|selection|selezione|selección|werving|"
+    r"rekrytering|kariyer|career|careers|people|hr|rh|associates)\b)|キャリア|エージェント|猎头|人才|"
+    r"헤드헌터|피플|탤런트")
 ORG_SUFFIX = re.compile(
     r"\b(?:Inc|LLC|Ltd|Limited|GmbH|AG|SE|SA|SAS|SARL|SpA|Srl|BV|NV|AB|Oy|plc|Partners|Group|"
     r"Talent|Search|Resourcing|Consulting|Conseil|Consultancy|Associates|Staffing|Solutions|"

@@ -48,6 +48,7 @@ class Details:
     company: str  # "" when unknown or unsure
     role: str  # "" when unknown or unsure
     full_name: str = ""
+    employer: str = ""  # the company when it is the one hiring (not a recruitment agency)
     language: str = "en"
     extraction: Extraction | None = None
     given: Given = Given()
@@ -72,8 +73,10 @@ def extract_details(message: Message) -> Details:
     language, _ = language_of(message)
     found = extract(message, language)
     person = recruiter_name(message, message.text[:6000])
-    return Details(first_name=_usable(found.first_name), company=_usable(found.company),
-                   role=_usable(found.role), full_name=_usable(person), language=language,
+    company = _usable(found.company)
+    return Details(first_name=_usable(found.first_name), company=company,
+                   role=_usable(found.role), full_name=_usable(person),
+                   employer=company if found.employer else "", language=language,
                    extraction=found, given=given_in(message))
 
 
@@ -126,8 +129,9 @@ def render_body(env: SandboxedEnvironment, template: str, details: Details, me: 
     known = [key for key in QUESTIONS if getattr(given, key)]
     return env.select_template(template_names(template, details.language)).render(
         greeting=details.greeting, first_name=details.first_name, full_name=details.full_name,
-        company=details.company, role=details.role, language=details.language,
-        company_known=bool(details.company), role_known=bool(details.role),
+        company=details.employer, agency=details.company if not details.employer else "",
+        role=details.role, language=details.language,
+        company_known=bool(details.employer), role_known=bool(details.role),
         role_phrase=f"the {details.role} role" if details.role else "the role",
         given=given, known=known, missing=[key for key in QUESTIONS if key not in known],
         subject=message.subject, me=me, first_name_of_me=me.name.split()[0] if me.name else "",
@@ -180,7 +184,8 @@ def preview(message: Message, fingerprint: str, me: Me, env: SandboxedEnvironmen
     details, found = reply.details, reply.details.extraction
     confidence = {name: round(getattr(found, name).confidence, 2) if found else 0.0
                   for name in ("first_name", "company", "role")}
-    return {"first_name": details.first_name, "company": details.company, "role": details.role,
+    return {"first_name": details.first_name, "company": details.company,
+            "company_is_employer": bool(details.employer), "role": details.role,
             "language": details.language, "stance": me.stance, "label": label,
             "subject": str(draft["Subject"]), "to": str(draft["To"]), "from": str(draft["From"]),
             "body": body.replace("\r\n", "\n"), "confidence": confidence,
