@@ -100,7 +100,8 @@ def listing(items: list[str], conjunction: str, separator: str = ", ") -> str:
     """"a, b and c" in the template's language; just the separator when `conjunction` is ""."""
     if len(items) <= 1 or not conjunction:
         return separator.join(items)
-    return f"{separator.join(items[:-1])} {conjunction} {items[-1]}"
+    space = "" if all(ord(c) >= 0x2E80 for c in conjunction) else " "  # 和: no spaces in CJK
+    return f"{separator.join(items[:-1])}{space}{conjunction}{space}{items[-1]}"
 
 
 def template_names(template: str, language: str) -> list[str]:
