@@ -117,6 +117,6 @@ class FakeMailbox:
         return [u for u, raw in self.folders[folder].messages.items()
                 if pattern.search(raw.decode("utf-8", "replace").replace("\r", ""))]
 
-    def append_draft(self, folder: str, raw: bytes) -> int | None:
+    def append_draft(self, folder: str, raw: bytes, keyword: str | None = None) -> int | None:
         self._maybe_fail("append")
-        return self.deliver(raw, folder, ("\\Draft",))
+        return self.deliver(raw, folder, ("\\Draft", "\\Seen", *([keyword] if keyword else [])))

@@ -21,7 +21,7 @@ from .ledger import DONE, FAILED, Decision, DraftRecord, Ledger, corrections_dir
 from .mailbox import FolderError, FolderState, Fetched, Mailbox, MailboxError, chunks
 from .message import Message, fingerprint, parse_message
 from .policy import Plan, plan_actions
-from .replies import build_reply, template_environment, template_for
+from .replies import DRAFT_KEYWORD, build_reply, template_environment, template_for
 
 log = logging.getLogger(__name__)
 
@@ -335,7 +335,7 @@ class Runner:
             item.status, item.note = FAILED, f"draft not built: {type(exc).__name__}: {exc}"[:200]
             log.error("UID %d: %s", plan.uid, item.note)
             return
-        if self.ledger.draft_for(reply.message_id):
+        if any(self.ledger.draft_for(known) for known in reply.known_ids):
             item.note = "draft made in an earlier run"
             return
         if self.options.dry_run:
@@ -349,8 +349,9 @@ class Runner:
             log.error("%s", exc)
             return
         self._drafts_folder = folder
-        existing = self.mbox.find_header(folder, "Message-ID", reply.message_id)
-        uid = existing[0] if existing else self.mbox.append_draft(folder, reply.raw)
+        existing = [uid for known in reply.known_ids
+                    for uid in self.mbox.find_header(folder, "Message-ID", known)]
+        uid = existing[0] if existing else self.mbox.append_draft(folder, reply.raw, DRAFT_KEYWORD)
         details = reply.details
         self.ledger.record_draft(DraftRecord(reply.message_id, item.fingerprint, folder, uid,
                                              item.message.subject, details.first_name or reply.to,
