@@ -31,6 +31,7 @@ _LOCAL_PART = re.compile(rf"{_DOT_ATOM}\Z")
 _LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)\Z")
 _MSG_ID = re.compile(rf"<{_DOT_ATOM}@(?:{_DOT_ATOM}|\[[\x21-\x5a\x5e-\x7e]*\])>\Z")
 _FIELD_NAME = re.compile(rb"[\x21-\x39\x3b-\x7e]+\Z")
+_PIECE = re.compile(r"\S+\s*|\s+")
 _ENCODED_WORD_START = "=?"
 _UNSAFE_CATEGORIES = ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp")
 
@@ -177,18 +178,26 @@ def _address_words(who: Person) -> list[str]:
 
 
 def _text_words(text: str) -> list[str]:
-    """Unstructured text: its own words when ASCII, else RFC 2047 B encoded-words."""
-    return text.split(" ") if text.isascii() else _encoded_words(text)
+    """Unstructured text: its own words when ASCII and foldable, else RFC 2047 encoded-words."""
+    words = text.split(" ")
+    if text.isascii() and max(map(len, words)) <= LINE - len("Subject: "):
+        return words
+    return _encoded_words(text)
 
 
 def _encoded_words(text: str, max_bytes: int = 39) -> list[str]:
-    """`=?utf-8?b?…?=` words of whole characters, each short enough for one folded line."""
+    """`=?utf-8?b?…?=` words short enough for one folded line, split after a space where
+    possible (some parsers add a space between adjacent words) and never inside a character."""
     words, chunk = [], ""
-    for char in text:
-        if len((chunk + char).encode()) > max_bytes:
+    for piece in _PIECE.findall(text):
+        if chunk and len((chunk + piece).encode()) > max_bytes:
             words.append(chunk)
             chunk = ""
-        chunk += char
+        for char in piece:
+            if len((chunk + char).encode()) > max_bytes:
+                words.append(chunk)
+                chunk = ""
+            chunk += char
     words.append(chunk)
     return [f"=?utf-8?b?{base64.b64encode(w.encode()).decode('ascii')}?=" for w in words if w]
 
@@ -244,9 +253,11 @@ def _field_names(head: bytes) -> list[str]:
 
 def _check_person(header: Any, raw_value: str, field: str, who: Person) -> None:
     """Both the modern and the legacy (compat32) parser must see exactly this one mailbox."""
-    modern = [(a.display_name, a.addr_spec) for a in getattr(header, "addresses", ())]
+    modern = [("".join(a.display_name.split()), a.addr_spec)
+              for a in getattr(header, "addresses", ())]
     legacy = [addr for _, addr in email.utils.getaddresses([raw_value])]
-    if modern != [(who.name, who.addr_spec)] or legacy != [who.addr_spec] or header.defects:
+    wanted = [("".join(who.name.split()), who.addr_spec)]
+    if modern != wanted or legacy != [who.addr_spec] or header.defects:
         raise DraftRefused(f"draft refused: {field} parses as {modern!r}, not "
                            f"{[(who.name, who.addr_spec)]!r}")
 
