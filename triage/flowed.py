@@ -55,7 +55,7 @@ def _encode_line(line: Line, width: int) -> list[str]:
     if line.depth == 0 and text == SIGNATURE_SEPARATOR:
         return [text]  # RFC 3676 4.3: the signature separator keeps its space, never flowed
     text = text.rstrip(" ")
-    room = max(width - len(prefix) - 1, MIN_TEXT_WIDTH)
+    room = max(width - len(prefix) - 2, MIN_TEXT_WIDTH)  # room for stuffing and the soft space
     return [prefix + _stuff(piece, line.depth) for piece in _wrap(text, room)]
 
 
