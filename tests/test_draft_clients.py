@@ -66,7 +66,9 @@ def unflow(text: str) -> list[tuple[int, str]]:
 def body_text(raw: bytes) -> str:
     part = email.message_from_bytes(raw, policy=default)
     assert part.get_param("format") == "flowed" and part.get_content_charset() == "utf-8"
-    return part.get_payload(decode=True).decode("utf-8")
+    payload = part.get_payload(decode=True)
+    assert isinstance(payload, bytes)
+    return payload.decode("utf-8")
 
 
 def test_body_is_flowed_short_lines_that_reflow_to_the_original_paragraphs() -> None:

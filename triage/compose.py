@@ -238,7 +238,7 @@ def verify_draft(raw: bytes, intended: DraftHeaders) -> None:
 
 def _field_names(head: bytes) -> list[str]:
     """Lower-cased field names of a header block; DraftRefused on any malformed line."""
-    names = []
+    names: list[str] = []
     for line in head.split(b"\r\n"):
         if len(line) > 998 or not line.isascii():
             raise DraftRefused("draft refused: a header line is too long or not ASCII")
