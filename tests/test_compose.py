@@ -15,6 +15,8 @@ import email.utils
 from email.policy import compat32, default
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from triage.compose import DraftRefused, compose_draft, draft_headers, verify_draft
 from triage.config import Me
@@ -221,3 +223,25 @@ def test_own_address_is_validated_like_any_other() -> None:
     with pytest.raises(DraftRefused, match="me.email"):
         draft_headers(("Dana", "dana@exa mple.com"), ("M", "m@x.example"), "Re: x", WHEN,
                       "<d1@example.com>", "", ())
+
+
+# -- generated values: whatever the text, the draft reads back exactly as intended ---------
+HOSTILE_TEXT = st.text(alphabet=st.sampled_from(list("ab ,;:<>@\"\\()=?_\r\n\t\x00\x0b\u2028\u202eéü中🙂")) |
+                       st.characters(), max_size=300)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(name=HOSTILE_TEXT, subject=HOSTILE_TEXT, own_name=HOSTILE_TEXT,
+       ids=st.lists(st.text(max_size=40).map(lambda t: f"<{t}@x.example>"), max_size=20))
+def test_any_text_in_names_subject_and_ids_yields_exactly_the_intended_draft(name, subject, own_name,
+                                                                             ids) -> None:
+    headers = draft_headers((own_name, "dana@example.com"), (name, "maria@recruit.example.org"),
+                            subject, WHEN, "<d1@example.com>", ids[-1] if ids else "",
+                            tuple(ids[:-1]))
+    raw = compose_draft(headers, "Hi,\n")
+    verify_draft(raw, headers)
+    expected = THREADED if headers.in_reply_to else UNTHREADED
+    assert names(raw) == expected and recipients(raw) == ["maria@recruit.example.org"]
+    parsed = email.message_from_bytes(raw, policy=default)
+    assert str(parsed["Subject"]) == headers.subject and "=?" not in headers.subject
+    assert all(len(line) <= 78 for line in raw.split(b"\r\n\r\n", 1)[0].split(b"\r\n"))

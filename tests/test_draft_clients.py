@@ -13,11 +13,13 @@ from email.policy import default
 from pathlib import Path
 
 import pytest
+from imapclient.exceptions import IMAPClientError
 
 from fakes import FakeMailbox
 from test_runner import config, mail, runner  # noqa: F401 - fixtures and helpers
 from triage.config import Me
 from triage.ledger import DraftRecord, Ledger
+from triage.mailbox import Mailbox
 from triage.message import parse_message
 from triage.replies import build_reply, draft_message_ids, template_environment, template_for
 
@@ -196,3 +198,23 @@ def test_a_refused_draft_fails_that_message_only(config, tmp_path) -> None:
     assert tally.failed == 1 and tally.drafts == 1
     assert len(notes) == 1 and notes[0].startswith("draft not built: DraftRefused: the recruiter's "
                                                    "address 'r1@-agency-.example'"), notes
+
+
+class RefusesKeywords:
+    """An IMAPClient stand-in whose server answers NO to an APPEND that carries a keyword."""
+
+    def __init__(self) -> None:
+        self.appended: list[list[bytes]] = []
+
+    def append(self, folder: str, raw: bytes, flags: list[bytes]) -> bytes:
+        if any(not f.startswith(b"\\") for f in flags):
+            raise IMAPClientError("APPEND failed: NO [CANNOT] keywords not allowed")
+        self.appended.append(flags)
+        return b"[APPENDUID 7 42] Append completed."
+
+
+def test_a_server_refusing_the_keyword_still_gets_the_draft(caplog) -> None:
+    client = RefusesKeywords()
+    uid = Mailbox(client).append_draft("Drafts", b"Subject: x\r\n\r\nhi\r\n", "triage-draft")  # type: ignore[arg-type]
+    assert uid == 42 and client.appended == [[b"\\Draft", b"\\Seen"]]
+    assert "refused keyword triage-draft" in caplog.text
