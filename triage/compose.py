@@ -78,37 +78,44 @@ def draft_headers(me: tuple[str, str], to: tuple[str, str], subject: str, when: 
         raise DraftRefused(f"draft Message-ID {message_id[:80]!r} is not a valid msg-id")
     parent = safe_msg_id(in_reply_to)
     chain = safe_msg_ids(references, MAX_REFERENCES - 1) + ((parent,) if parent else ())
-    return DraftHeaders(person(*me, role="your own address (me.email)"),
-                        person(*to, role="the recruiter's address"),
+    return DraftHeaders(person(*me, role="your own address (me.email)",
+                               fix="set me.email in the config to a plain address"),
+                        person(*to, role="the recruiter's address",
+                               fix="reply to this message by hand"),
                         safe_text(subject, MAX_SUBJECT) or "Re: your message", when, own_id,
                         parent, _unique(chain) if parent else ())
 
 
-def person(name: str, address: str, role: str) -> Person:
+def person(name: str, address: str, role: str, fix: str) -> Person:
     """A display name made safe and an address parsed and re-serialised, or DraftRefused."""
-    return Person(safe_text(name, MAX_NAME, drop='"\\'), safe_addr_spec(address, role))
+    return Person(safe_text(name, MAX_NAME, drop='"\\'), safe_addr_spec(address, role, fix))
 
 
-def safe_addr_spec(value: str, role: str) -> str:
+def safe_addr_spec(value: str, role: str, fix: str = "") -> str:
     """`local@domain` with a dot-atom local part and an LDH (IDNA-encoded) domain."""
-    shown = repr(value[:80])
+    def refuse(why: str) -> DraftRefused:
+        return DraftRefused(f"{role} {value[:80]!r} {why}" + (f"; {fix}" if fix else ""))
+
     if len(value) > 254 or "@" not in value or _ENCODED_WORD_START in value:
-        raise DraftRefused(f"{role} {shown} is not a plain address like name@example.com")
+        raise refuse("is not a plain address like name@example.com")
     local, domain = value.strip().rsplit("@", 1)
     if len(local) > 64 or not _LOCAL_PART.match(local):
-        raise DraftRefused(f"{role} {shown}: the part before @ is not a plain (dot-atom) name")
-    return f"{local}@{_ascii_domain(domain.rstrip('.'), role, shown)}"
+        raise refuse("has a part before @ that is not a plain (dot-atom) name")
+    ascii_domain = _ascii_domain(domain.rstrip("."))
+    if not ascii_domain:
+        raise refuse("has a domain that is not a valid host name")
+    return f"{local}@{ascii_domain}"
 
 
-def _ascii_domain(domain: str, role: str, shown: str) -> str:
+def _ascii_domain(domain: str) -> str:
+    """The domain as lower-case ASCII LDH labels (IDNA for non-ASCII), or '' when invalid."""
     try:
         ascii_domain = domain.encode("idna").decode("ascii").lower() if domain else ""
     except UnicodeError:
-        ascii_domain = ""
+        return ""
     labels = ascii_domain.split(".")
-    if not ascii_domain or len(ascii_domain) > 253 or not all(_LABEL.match(x) for x in labels):
-        raise DraftRefused(f"{role} {shown}: the domain is not a valid host name")
-    return ascii_domain
+    ok = ascii_domain and len(ascii_domain) <= 253 and all(_LABEL.match(x) for x in labels)
+    return ascii_domain if ok else ""
 
 
 def safe_text(value: str, limit: int, drop: str = "") -> str:
