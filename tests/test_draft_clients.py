@@ -217,6 +217,6 @@ class RefusesKeywords:
 
 def test_a_server_refusing_the_keyword_still_gets_the_draft(caplog) -> None:
     client = RefusesKeywords()
-    uid = Mailbox(client).append_draft("Drafts", b"Subject: x\r\n\r\nhi\r\n", "triage-draft")  # type: ignore[arg-type]
+    uid = Mailbox(client).append_draft("Drafts", b"Subject: x\r\n\r\nhi\r\n", "triage-draft")
     assert uid == 42 and client.appended == [[b"\\Draft", b"\\Seen"]]
     assert "refused keyword triage-draft" in caplog.text
