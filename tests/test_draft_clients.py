@@ -220,3 +220,17 @@ def test_a_server_refusing_the_keyword_still_gets_the_draft(caplog) -> None:
     uid = Mailbox(client).append_draft("Drafts", b"Subject: x\r\n\r\nhi\r\n", "triage-draft")
     assert uid == 42 and client.appended == [[b"\\Draft", b"\\Seen"]]
     assert "refused keyword triage-draft" in caplog.text
+
+
+def test_a_hard_wrapped_quoted_paragraph_is_rejoined_and_short_lines_are_kept() -> None:
+    from triage.flowed import quoted_lines
+
+    text = ("I hope you don't mind the cold email. I've been following railyard on\n"
+            "GitHub for a while, and your name came up again last week when a client\n"
+            "asked me.\n\nBest,\nTom Whitaker\nHarbour Talent\n- one\n- two")
+    lines = quoted_lines(text, 60)
+    assert [line.text for line in lines] == [
+        "I hope you don't mind the cold email. I've been following railyard on GitHub for a "
+        "while, and your name came up again last week when a client asked me.",
+        "", "Best,", "Tom Whitaker", "Harbour Talent", "- one", "- two"]
+    assert {line.depth for line in lines} == {1}

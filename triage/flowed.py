@@ -26,6 +26,10 @@ class Line:
     text: str
 
 
+HARD_WRAP_MIN = 60  # a quoted line this long was most likely wrapped by the sender's client
+_LIST_ITEM = re.compile(r"^\s*([-*•·]|\d{1,2}[.)])\s")
+
+
 def own_lines(text: str) -> list[Line]:
     """The writer's own text, one logical line per input line."""
     return [Line(0, line) for line in text.split("\n")]
@@ -33,12 +37,25 @@ def own_lines(text: str) -> list[Line]:
 
 def quoted_lines(text: str, max_lines: int) -> list[Line]:
     """Someone else's text quoted one level deeper; its own `>` quotes become deeper levels."""
-    out = []
+    out: list[Line] = []
     for raw in text.split("\n")[:max_lines]:
         marks = _QUOTE_MARKS.match(raw)
-        depth = marks.group(1).count(">") if marks else 0
-        out.append(Line(depth + 1, raw[marks.end():] if marks else raw))
+        depth = marks.group(1).count(">") + 1 if marks else 1
+        line = Line(depth, raw[marks.end():] if marks else raw)
+        if out and _continues(out[-1], line):
+            out[-1] = Line(depth, f"{out[-1].text.rstrip()} {line.text.lstrip()}")
+        else:
+            out.append(line)
     return out
+
+
+def _continues(previous: Line, line: Line) -> bool:
+    """True when `line` is the rest of a hard-wrapped sentence begun on `previous`: same
+    level, the previous line long (a wrap near 60-80 columns), neither blank nor a list item.
+    Short lines (signatures, addresses, lists) stay as they were written."""
+    return (previous.depth == line.depth and len(previous.text.rstrip()) >= HARD_WRAP_MIN
+            and bool(line.text.strip()) and not _LIST_ITEM.match(line.text)
+            and previous.text.rstrip() != SIGNATURE_SEPARATOR.rstrip())
 
 
 def encode(lines: list[Line], width: int = WIDTH) -> str:
