@@ -336,3 +336,21 @@ def test_retry_backoff_never_waits_past_the_deadline(run) -> None:
     assert outcome.err[-1].startswith("triage: error: test: "), outcome.err
     assert "run deadline" in outcome.err[-1], outcome.err
     assert outcome.seconds < 15, f"{outcome.seconds:.0f} s with run_deadline = 3 (backoff 20 s)"
+
+
+class Drip(Script):
+    """Adds 60,000 unsolicited EXISTS to every answer after LOGIN: under the per-command cap,
+    but imaplib keeps them until the next SELECT, so they pile up across commands."""
+
+    def answer(self, tag: bytes, name: bytes, args: bytes) -> Chunks:
+        if name.upper() in (b"SEARCH", b"FETCH", b"LIST", b"STORE"):
+            yield from repeated(b"* 1 EXISTS\r\n", 60_000 * 12)
+        yield from super().answer(tag, name, args)
+
+
+def test_unsolicited_responses_cannot_pile_up_across_commands(run) -> None:
+    script = Drip()
+    script.message = SAMPLE.read_bytes()
+    outcome = run(script, trace=False, **NO_RETRY_EXPECTED)
+    assert outcome.code == EXIT_CONNECTION
+    one_error(outcome, "the server sent more than 100,000 unsolicited responses")
