@@ -17,6 +17,7 @@ import ssl
 import threading
 import time
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Iterator, Sequence
 
 from imapclient import IMAPClient, SocketTimeout
@@ -420,6 +421,18 @@ def _behind(exc: BaseException | None, kind: type[BaseException]) -> BaseExcepti
     return None
 
 
+def _parser_crash(exc: BaseException) -> bool:
+    """True for an unexpected error raised inside imapclient or imaplib themselves (a garbled
+    answer they could not parse, e.g. no CAPABILITY line), not in triage's own code."""
+    if not isinstance(exc, (AttributeError, TypeError, IndexError, KeyError)):
+        return False
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    name = tb.tb_frame.f_code.co_filename if tb is not None else ""
+    return "imapclient" in Path(name).parts or Path(name).name == "imaplib.py"
+
+
 def _reason(exc: BaseException) -> str:
     """The error's words on one line, control characters removed, at most 200 characters."""
     text = " ".join(_CONTROLS.sub(" ", str(exc)).split())
@@ -480,9 +493,9 @@ class _translated:
                            "certificate") from None
         if isinstance(exc, ssl.SSLError):
             raise TLSError(f"{self.doing}: TLS failed ({exc.reason or exc})") from None
-        if isinstance(exc, (IMAPClientProtocolError, ValueError)):
+        if isinstance(exc, (IMAPClientProtocolError, ValueError)) or _parser_crash(exc):
             raise ServerFault(f"{self.doing}: the server's answer is not valid IMAP "
-                              f"({_reason(exc)})") from None
+                              f"({type(exc).__name__}: {_reason(exc)})") from None
         if isinstance(exc, (socket.timeout, TimeoutError)):
             raise MailboxError(f"{self.doing}: the server did not answer in time") from None
         if isinstance(exc, (OSError, EOFError, imaplib.IMAP4.abort)):
