@@ -9,6 +9,7 @@ import argparse
 from importlib import resources
 import json
 import logging
+import sqlite3
 import sys
 import time
 from contextlib import contextmanager
@@ -19,11 +20,12 @@ from . import __version__
 from .classifier import Model, ModelError, explain, load_model
 from .config import Account, Config, ConfigError, default_config_path, load_config
 from .learn import CorrectionStore, Harvester, correction_folders, create_correction_folders
-from .ledger import LedgerError, LockBusy, Ledger, account_lock, corrections_dir, ledger_path
+from .ledger import LockBusy, Ledger, account_lock, corrections_dir, ledger_errors, ledger_path
 from .mailbox import AuthError, FolderError, Mailbox, MailboxError
 from .message import ParseError, parse_message
 from .runner import RunOptions, Runner
 from .secrets import SecretError, resolve_secret
+from .statefiles import StateError
 from .training import TrainingError, rollback, stderr_progress, train
 
 log = logging.getLogger("triage")
@@ -36,7 +38,7 @@ EXIT_CODES = f"""exit codes:
   {EXIT_USAGE}  bad usage or configuration (the message names the key and the file)
   {EXIT_AUTH}  the server refused the login, or the password source failed (not retried)
   {EXIT_CONNECTION}  connection, TLS or timeout error after retries; the next run resumes
-  {EXIT_STATE}  the ledger is corrupt or unreadable (never silently reset)
+  {EXIT_STATE}  the ledger or state folder is corrupt, unsafe or unwritable (never silently reset)
   {EXIT_MODEL}  no usable model: run `make train`
   {EXIT_REFUSED}  training kept the current model because it scores better (use --force)
 """
@@ -81,8 +83,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return fail(EXIT_USAGE, str(exc))
     except ModelError as exc:
         return fail(EXIT_MODEL, str(exc))
-    except LedgerError as exc:
+    except StateError as exc:  # LedgerError too
         return fail(EXIT_STATE, str(exc))
+    except sqlite3.Error as exc:
+        return fail(EXIT_STATE, f"the ledger failed ({exc}); free disk space or fix the state "
+                    "folder's permissions, then run again")
+    except SecretError as exc:
+        return fail(EXIT_AUTH, str(exc))
     except TrainingError as exc:
         code = EXIT_REFUSED if "--force" in str(exc) else EXIT_USAGE
         return fail(code, str(exc))
@@ -201,7 +208,9 @@ def account_session(config: Config, account: Account) -> Iterator[tuple[str, Led
     with account_lock(config.state_dir, account.name):
         secret = resolve_secret(account)
         Redactor.secrets.add(secret)
-        with Ledger(ledger_path(config.state_dir, account.name)) as ledger:
+        path = ledger_path(config.state_dir, account.name)
+        with Ledger(path) as ledger, ledger_errors(path):
+            ledger.claim(account.name)
             yield secret, ledger
 
 

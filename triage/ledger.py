@@ -1,22 +1,30 @@
 """Local state in SQLite: per-folder watermarks, per-message decisions, drafts; and the run lock.
 
-One ledger file and one lock per account, created 0600 inside a 0700 directory. Every
-write is a committed transaction (SQLite's journal makes it atomic), and a ledger that is
-not a valid database is reported, never silently replaced: starting over from UID 1
-would re-draft every message.
+One ledger file and one lock per account, named by `state_name` (slug plus hash, so no two
+accounts share them), created 0600 inside a 0700 directory, never through a symbolic link.
+A new ledger is built aside and linked into place whole. Every write is a committed
+transaction (SQLite's journal makes it atomic), and a ledger that is empty, not a valid
+database or of an unknown schema is reported, never silently replaced: starting over from
+UID 1 would re-draft every message.
 """
 
 from __future__ import annotations
 
+import errno
 import fcntl
+import logging
 import os
-import re
 import sqlite3
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
+
+from .statefiles import (StateError, check_file, fsync_dir, legacy_name, new_temp, open_file,
+                         private_dir, state_name)
+
+log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
 SCHEMA = """
@@ -43,8 +51,8 @@ DONE, FAILED, GAVE_UP = "done", "failed", "gave-up"
 MAX_ATTEMPTS = 3
 
 
-class LedgerError(RuntimeError):
-    """Raised when the ledger file is corrupt, truncated, or from a newer triage."""
+class LedgerError(StateError):
+    """Raised when the ledger file is corrupt, empty, truncated, unwritable or from a newer triage."""
 
 
 class LockBusy(RuntimeError):
@@ -97,15 +105,19 @@ class DraftRecord:
     created_at: float = 0.0
 
 
-def safe_name(account: str) -> str:
-    """An account name usable as a file name."""
-    return re.sub(r"[^A-Za-z0-9_.@-]", "_", account) or "account"
-
-
 def ensure_private_dir(path: Path) -> None:
-    """Create `path` (and parents) with mode 0700 for the last component."""
-    path.mkdir(parents=True, exist_ok=True)
-    os.chmod(path, 0o700)
+    """Create `path` (and parents) as a real 0700 folder of ours; refuse a symbolic link."""
+    private_dir(path)
+
+
+@contextmanager
+def ledger_errors(path: Path) -> Iterator[None]:
+    """Turn SQLite failures (disk full, I/O error, locked) into one-line LedgerErrors."""
+    try:
+        yield
+    except sqlite3.Error as exc:
+        raise LedgerError(f"ledger {path} could not be written ({exc}); free disk space or fix "
+                          "its permissions, then run again: the next run resumes") from None
 
 
 class Ledger:
@@ -113,10 +125,12 @@ class Ledger:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        ensure_private_dir(path.parent)
-        if not path.exists():
-            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
-        self.db = sqlite3.connect(path, isolation_level=None, timeout=30)
+        private_dir(path.parent)
+        if not check_file(path):
+            _create(path)
+        _refuse_empty(path)
+        with ledger_errors(path):
+            self.db = sqlite3.connect(path, isolation_level=None, timeout=30)
         self._check_and_migrate()
 
     def __enter__(self) -> Ledger:
@@ -142,8 +156,16 @@ class Ledger:
                               "backup, or move it aside to start afresh (server keywords then keep "
                               "labelled mail from being processed again)") from None
         if version is None:
-            self.db.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
-        elif int(version[0]) > SCHEMA_VERSION:
+            with ledger_errors(self.path):
+                self.db.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+            return
+        if not str(version[0]).isdigit():
+            self.db.close()
+            raise LedgerError(f"ledger {self.path} has an unknown schema version {str(version[0])[:40]!r}; "
+                              "it was not written by triage or is damaged: restore it from a backup "
+                              "or move it aside")
+        if int(version[0]) > SCHEMA_VERSION:
+            self.db.close()
             raise LedgerError(f"ledger {self.path} was written by a newer triage (schema "
                               f"{version[0]}); upgrade triage")
 
@@ -157,6 +179,10 @@ class Ledger:
             self.db.execute("ROLLBACK")
             raise
         self.db.execute("COMMIT")
+
+    def claim(self, account: str) -> None:
+        """Record which account this ledger belongs to (the first claim stays)."""
+        self.db.execute("INSERT OR IGNORE INTO meta VALUES ('account', ?)", (account,))
 
     # -- one-time notices ----------------------------------------------------------------
     def noted(self, key: str) -> bool:
@@ -299,12 +325,50 @@ class Ledger:
         return [Correction(*row) for row in rows]
 
 
+def _create(path: Path) -> None:
+    """Build an empty ledger aside and link it into place whole (never over an existing one)."""
+    temporary = new_temp(path)
+    try:
+        with ledger_errors(path):
+            db = sqlite3.connect(temporary, isolation_level=None)
+            try:
+                db.executescript(SCHEMA)
+                db.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+            finally:
+                db.close()
+        with open(temporary, "rb") as handle:
+            os.fsync(handle.fileno())
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            pass  # another process created it first: use theirs
+        fsync_dir(path.parent)
+    except OSError as exc:
+        raise LedgerError(f"ledger {path} could not be created ({exc.strerror}); free disk space "
+                          "or fix the folder's permissions") from None
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def _refuse_empty(path: Path) -> None:
+    """A 0-byte ledger is damage (a truncation), never a fresh start."""
+    fd = open_file(path, os.O_RDONLY)
+    try:
+        size = os.fstat(fd).st_size
+    finally:
+        os.close(fd)
+    if size == 0:
+        raise LedgerError(f"ledger {path} is empty (0 bytes): it was truncated; restore it from a "
+                          "backup, or move it aside to start afresh (server keywords then keep "
+                          "labelled mail from being processed again)")
+
+
 @contextmanager
 def account_lock(state_dir: Path, account: str) -> Iterator[None]:
     """Hold this account's non-blocking run lock, or raise LockBusy."""
     ensure_private_dir(state_dir)
-    path = state_dir / f"{safe_name(account)}.lock"
-    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+    path = state_dir / f"{state_name(account)}.lock"
+    fd = open_file(path, os.O_CREAT | os.O_RDWR)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -318,9 +382,55 @@ def account_lock(state_dir: Path, account: str) -> Iterator[None]:
 
 
 def ledger_path(state_dir: Path, account: str) -> Path:
-    return state_dir / f"{safe_name(account)}.sqlite"
+    """The account's ledger; a ledger of triage 0.1 (named without hash) is adopted first."""
+    adopt_legacy_state(state_dir, account)
+    return state_dir / f"{state_name(account)}.sqlite"
 
 
 def corrections_dir(state_dir: Path, account: str) -> Path:
     """Where an account's corrected messages are kept, as `<label>/<hash>.eml` (0700/0600)."""
-    return state_dir / f"{safe_name(account)}.corrections"
+    adopt_legacy_state(state_dir, account)
+    return state_dir / f"{state_name(account)}.corrections"
+
+
+def adopt_legacy_state(state_dir: Path, account: str) -> None:
+    """Rename a ledger (with its journal) and corrections store of the old naming to the new.
+
+    Accounts whose names collided under the old naming (`team/a`, `team a`) shared one
+    ledger: the first to run adopts it, unless the account it now belongs to by name
+    (`team_a`) has claimed it; the other starts afresh, and server keywords keep its
+    labelled mail from being processed again.
+    """
+    old, new = legacy_name(account), state_name(account)
+    legacy = state_dir / f"{old}.sqlite"
+    if old == new or not (legacy.exists() or (state_dir / f"{old}.corrections").exists()):
+        return
+    if _owner(legacy) not in (None, account):
+        return
+    for suffix in (".sqlite-journal", ".sqlite-wal", ".sqlite-shm", ".sqlite", ".corrections"):
+        source, target = state_dir / f"{old}{suffix}", state_dir / f"{new}{suffix}"
+        if source.is_symlink() or not source.exists() or target.exists() or target.is_symlink():
+            continue
+        try:
+            os.rename(source, target)
+        except OSError as exc:
+            if exc.errno != errno.ENOENT:  # ENOENT: another process adopted it meanwhile
+                raise LedgerError(f"could not rename {source} to {target} ({exc.strerror}); "
+                                  "rename it by hand") from None
+            continue
+        log.info("state of account %r moved from %s to %s", account, source.name, target.name)
+
+
+def _owner(path: Path) -> str | None:
+    """The account that claimed a ledger (None: unclaimed, unreadable or absent)."""
+    if path.is_symlink() or not path.is_file():
+        return None
+    try:
+        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            row = db.execute("SELECT value FROM meta WHERE key = 'account'").fetchone()
+        finally:
+            db.close()
+    except sqlite3.Error:
+        return None
+    return None if row is None else str(row[0])
