@@ -72,7 +72,7 @@ def test_a_changed_model_file_is_refused_naming_it(trained: Path, tmp_path: Path
         load_model(models)
     assert str(err.value) == (f"{models / 'model.joblib'} does not match the SHA-256 in "
                               f"{models / 'model_card.json'}: it was changed after training; run "
-                              "`make train` (or `triage train --rollback`)")
+                              "`triage train` (or `triage train --rollback`)")
 
 
 def test_a_card_without_a_hash_is_refused(trained: Path, tmp_path: Path) -> None:

@@ -31,13 +31,12 @@ from sklearn.preprocessing import FunctionTransformer, MaxAbsScaler
 
 from .config import LABELS
 from .features import Features, recruiting_evidence, to_features
+from .locations import CARD_FILE, MODEL_FILE
 from .message import Message
 from .statefiles import commit_temp, new_temp, private_dir, remove_stale_temps, sha256_file
 
 RECRUITER_LABELS = ("targeted", "referral", "mass")
 UNSURE = "unsure"
-MODEL_FILE = "model.joblib"
-CARD_FILE = "model_card.json"
 SEED = 0
 MIN_KNOWN_TERMS = 3
 
@@ -214,31 +213,31 @@ def load_model(directory: Path) -> Model:
     if the file matches the SHA-256 in its card, and only from this scikit-learn version."""
     card_path, model_path = directory / CARD_FILE, directory / MODEL_FILE
     if not model_path.exists() or not card_path.exists():
-        raise ModelError(f"no model in {directory}: run `make train` (or `triage train`)")
+        raise ModelError(f"no model in {directory}: run `triage train`")
     check_trusted(directory)
     check_trusted(model_path)
     try:
         card = json.loads(card_path.read_text())
     except (OSError, ValueError) as exc:
-        raise ModelError(f"model card {card_path} is unreadable ({exc}); run `make train`") from None
+        raise ModelError(f"model card {card_path} is unreadable ({exc}); run `triage train`") from None
     made_with = card.get("versions", {}).get("scikit-learn")
     if made_with != sklearn.__version__:
         raise ModelError(f"the model in {directory} was made with scikit-learn {made_with}, this is "
-                         f"{sklearn.__version__}; run `make train` to rebuild it")
+                         f"{sklearn.__version__}; run `triage train` to rebuild it")
     expected = card.get("model_sha256")
     if not expected:
         raise ModelError(f"model card {card_path} records no SHA-256 of {MODEL_FILE} (an older "
-                         "triage made it); run `make train` to rebuild it")
+                         "triage made it); run `triage train` to rebuild it")
     if sha256_file(model_path) != expected:
         raise ModelError(f"{model_path} does not match the SHA-256 in {card_path}: it was changed "
-                         "after training; run `make train` (or `triage train --rollback`)")
+                         "after training; run `triage train` (or `triage train --rollback`)")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
             stored = joblib.load(model_path)
         except Exception as exc:  # noqa: BLE001 - unpickling can fail in many ways
             raise ModelError(f"model {model_path} could not be loaded ({type(exc).__name__}: "
-                             f"{exc}); run `make train`") from None
+                             f"{exc}); run `triage train`") from None
     return Model(stored["pipeline"], stored["thresholds"], card)
 
 

@@ -10,6 +10,8 @@ from typing import Any
 
 import platformdirs
 
+from .locations import choose_model
+
 LABELS = ("targeted", "referral", "mass", "other")
 STANCES = ("open", "selective", "not-looking")
 SECURITY_MODES = ("tls", "starttls", "plain")
@@ -89,6 +91,7 @@ class Config:
     template_dir: Path
     actions: dict[str, LabelAction] = field(default_factory=dict)
     drafts: Drafts = Drafts()
+    model_reason: str = ""  # why model_dir: configured, the user's own model, or the shipped one
 
     def account(self, name: str | None) -> Account:
         """The named account, or the first one when `name` is None."""
@@ -107,8 +110,8 @@ def default_config_path() -> Path:
 
 
 def default_model_dir() -> Path:
-    """`models/` of the source checkout this package runs from."""
-    return Path(__file__).resolve().parent.parent / "models"
+    """The user's own model (`triage train`) if there is one, else the shipped model."""
+    return choose_model().directory
 
 
 def load_config(path: Path | None = None) -> Config:
@@ -136,12 +139,14 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
     state = _table(data, "state", where)
     paths = _table(data, "paths", where)
     config_dir = path.parent
+    model = choose_model(Path(paths["models"]).expanduser() if paths.get("models") else None)
     return Config(
         path=path,
         accounts=accounts,
         me=_me(_table(data, "me", where), where.at("me")),
         state_dir=Path(state.get("dir") or platformdirs.user_state_dir(APP)).expanduser(),
-        model_dir=Path(paths.get("models") or default_model_dir()).expanduser(),
+        model_dir=model.directory,
+        model_reason=model.reason,
         template_dir=Path(paths.get("templates") or config_dir / "templates").expanduser(),
         actions=_actions(_table(data, "labels", where), where.at("labels")),
         drafts=_drafts(_table(data, "drafts", where), where.at("drafts")),
