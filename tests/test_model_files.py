@@ -125,3 +125,57 @@ def test_sigkill_while_train_writes_never_leaves_a_broken_model(trained: Path, t
     assert killed_while_writing, "train finished before it was caught writing"
     assert (models / "model.joblib").stat().st_size > 0
     load_model(models)  # the previous model, whole, and matching its card
+
+
+CONFIG = """
+[[accounts]]
+name = "work"
+host = "127.0.0.1"
+security = "plain"
+username = "me"
+password_env = "TRIAGE_UNSET_FOR_THIS_TEST"
+
+[me]
+name = "Dana Smith"
+email = "dana@example.com"
+
+[state]
+dir = "{state}"
+{paths}
+"""
+
+
+def test_personal_corrections_never_go_into_the_shipped_model(tmp_path: Path, capsys,
+                                                              monkeypatch) -> None:
+    from triage.cli import EXIT_USAGE, main
+    from triage.ledger import corrections_dir
+    config = tmp_path / "c.toml"
+    config.write_text(CONFIG.format(state=tmp_path / "state", paths=""))
+    store = corrections_dir(tmp_path / "state", "work") / "mass"
+    store.mkdir(parents=True)
+    (store / "x.eml").write_bytes(b"Subject: private\r\n\r\nmy own mail")
+    shipped = ROOT / "models"
+    before = (shipped / "model_card.json").read_bytes()
+    assert main(["train", "--config", str(config), "--models", str(shipped)]) == EXIT_USAGE
+    assert capsys.readouterr().err == (
+        f"triage: error: {shipped} holds the shipped model, which never includes personal "
+        "corrections: pass --no-corrections (`make shipped-model`), or leave out --models to train "
+        "your own model\n")
+    assert (shipped / "model_card.json").read_bytes() == before
+
+
+def test_doctor_says_which_model_and_fails_without_one(tmp_path: Path, capsys, monkeypatch) -> None:
+    from triage.cli import EXIT_MODEL, main
+    monkeypatch.delenv("TRIAGE_UNSET_FOR_THIS_TEST", raising=False)
+    config = tmp_path / "c.toml"
+    empty = tmp_path / "empty"
+    config.write_text(CONFIG.format(state=tmp_path / "state",
+                                    paths=f'[paths]\nmodels = "{empty}"'))
+    assert main(["doctor", "--config", str(config)]) == EXIT_MODEL
+    out = capsys.readouterr().out
+    assert (f"FAIL model: no model in {empty}: run `triage train` (set by [paths] models in the "
+            "config)\n") in out
+    config.write_text(CONFIG.format(state=tmp_path / "state", paths=""))
+    main(["doctor", "--config", str(config)])
+    assert f"ok   model {ROOT / 'models'}: the shipped model: there is no model of yours in " \
+        in capsys.readouterr().out
