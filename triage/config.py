@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import difflib
-import ipaddress
-import math
 import re
 import tomllib
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import platformdirs
 
+from .configcheck import ConfigError, Where as _Where, get as _get, is_atom as _is_atom, \
+    is_loopback, keys_of as _keys_of, known_keys as _known_keys, positive as _positive, \
+    required as _required, table as _table, text as _text
 from .locations import choose_model
 
 LABELS = ("targeted", "referral", "mass", "other")
@@ -27,10 +28,7 @@ ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 EMAIL = re.compile(r"[^\s@<>()\[\],;:\"\\]+@[^\s@<>()\[\],;:\"\\]+")
 MAX_RETRIES = 20
 MAX_BATCH = 5000
-
-
-class ConfigError(ValueError):
-    """Raised when the config file is missing, unreadable or holds an invalid value."""
+__all__ = ["ConfigError", "is_loopback"]  # re-exported from configcheck
 
 
 @dataclass(frozen=True)
@@ -168,83 +166,6 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
     )
 
 
-class _Where:
-    """Names a key and the file it came from in error messages."""
-
-    def __init__(self, path: Path, prefix: str = "") -> None:
-        self.path, self.prefix = path, prefix
-
-    def at(self, key: str) -> _Where:
-        return _Where(self.path, f"{self.prefix}{key}.")
-
-    def error(self, key: str, problem: str) -> ConfigError:
-        return ConfigError(f"{self.prefix}{key} {problem} in {self.path}")
-
-    def unknown(self, key: str, allowed: tuple[str, ...] | list[str]) -> ConfigError:
-        close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
-        hint = f"did you mean {close[0]}?" if close else f"known keys: {', '.join(sorted(allowed))}"
-        return ConfigError(f"{self.prefix}{key} is not a known key in {self.path}; {hint}")
-
-
-def _known_keys(data: dict[str, Any], allowed: tuple[str, ...] | list[str], where: _Where) -> None:
-    """A key triage does not know is a typo until proven otherwise: name the closest one."""
-    for key in data:
-        if key not in allowed:
-            raise where.unknown(key, allowed)
-
-
-def _keys_of(cls: type) -> tuple[str, ...]:
-    return tuple(f.name for f in fields(cls))
-
-
-def _table(data: dict[str, Any], key: str, where: _Where) -> dict[str, Any]:
-    value = data.get(key, {})
-    if not isinstance(value, dict):
-        raise where.error(key, "must be a table")
-    return value
-
-
-def _get(data: dict[str, Any], key: str, kind: type, where: _Where, default: Any = None) -> Any:
-    value = data.get(key, default)
-    if value is None:
-        return None
-    if kind is float and isinstance(value, int) and not isinstance(value, bool):
-        value = float(value)
-    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise where.error(key, f"must be {_KINDS.get(kind, kind.__name__)}, got {value!r}")
-    if kind is float and not math.isfinite(value):
-        raise where.error(key, f"must be a finite number of seconds, got {value!r}")
-    return value
-
-
-_KINDS = {str: "a string", int: "a whole number", float: "a number", bool: "true or false",
-          list: "a list", dict: "a table"}
-
-
-def _text(data: dict[str, Any], key: str, where: _Where, default: str | None = None,
-          multiline: bool = False, limit: int = 1000) -> Any:
-    """A string without control characters (newlines only if `multiline`), at most `limit` long."""
-    value = _get(data, key, str, where, default)
-    if value is None:
-        return None
-    allowed = "\n\t" if multiline else "\t"
-    bad = next((c for c in value if (not c.isprintable() and c not in allowed)
-                or c in "\u2028\u2029"), None)
-    if bad is not None:
-        line = "" if multiline else " on one line"
-        raise where.error(key, f"must be text{line} without control characters, got {value[:60]!r}")
-    if len(value) > limit:
-        raise where.error(key, f"must be at most {limit} characters, got {len(value)}")
-    return value
-
-
-def _required(data: dict[str, Any], key: str, where: _Where) -> str:
-    value = _text(data, key, where)
-    if not value:
-        raise where.error(key, "is missing")
-    return value
-
-
 def _account(data: Any, where: _Where) -> Account:
     if not isinstance(data, dict):
         raise where.error("", "must be a table")
@@ -327,13 +248,6 @@ def _corrections_folder(data: dict[str, Any], folders: list[str], where: _Where)
     return value
 
 
-def _positive(data: dict[str, Any], key: str, default: float, where: _Where) -> float:
-    value = _get(data, key, float if isinstance(default, float) else int, where, default)
-    if value <= 0:
-        raise where.error(key, f"must be positive, got {value}")
-    return value
-
-
 def _me(data: dict[str, Any], where: _Where) -> Me:
     _known_keys(data, _keys_of(Me), where)
     email = _required(data, "email", where)
@@ -379,17 +293,3 @@ def _drafts(data: dict[str, Any], where: _Where) -> Drafts:
         if label not in ("targeted", "referral"):
             raise where.error("labels", f"may hold only \"targeted\" and \"referral\", got {label!r}")
     return Drafts(labels=tuple(labels), enabled=bool(_get(data, "enabled", bool, where, True)))
-
-
-def _is_atom(word: str) -> bool:
-    return bool(word) and not any(c in word for c in ' (){%*"\\]') and word.isprintable()
-
-
-def is_loopback(host: str) -> bool:
-    """True for localhost and loopback addresses (127.0.0.0/8, ::1)."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
