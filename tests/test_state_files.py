@@ -199,3 +199,27 @@ def test_ledger_errors_name_the_file(tmp_path: Path) -> None:
             from triage.ledger import ledger_errors
             with ledger_errors(path):
                 ledger.set_watermark("INBOX", 1, 2, "2026-01-01")
+
+
+def test_a_full_disk_in_the_middle_of_a_run_is_one_line_and_exit_5(dovecot_account, samples) -> None:
+    """The ledger may not grow past its size after a first run (RLIMIT_FSIZE: writes fail as
+    on a full disk); the second run must stop with one line and exit 5, and resume later."""
+    dovecot_account.append(samples["other"][:3])
+    config = dovecot_account.config()
+    command = [sys.executable, "-m", "triage", "run", "--config", str(config)]
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "JOBLIB_MULTIPROCESSING": "0"}
+    first = subprocess.run(command, capture_output=True, text=True, cwd=dovecot_account.tmp, env=env)
+    assert first.returncode == 0, first.stderr
+    ledger = dovecot_account.tmp / "state" / "test.sqlite"
+    dovecot_account.append(samples["mass"][:15] + samples["other"][3:18])
+    full = subprocess.run(command, capture_output=True, text=True, cwd=dovecot_account.tmp, env=env,
+                          preexec_fn=_file_size_limit(ledger.stat().st_size))
+    assert full.returncode == EXIT_STATE, full.stderr
+    assert full.stderr.startswith(f"triage: error: ledger {ledger} could not be written (")
+    assert full.stderr.endswith("); free disk space or fix its permissions, then run again: the "
+                                "next run resumes\n")
+    assert full.stderr.count("\n") == 1
+    again = subprocess.run(command, capture_output=True, text=True, cwd=dovecot_account.tmp, env=env)
+    assert again.returncode == 0, again.stderr
+    with sqlite3.connect(ledger) as db:
+        assert db.execute("SELECT count(*) FROM messages WHERE status = 'done'").fetchone()[0] == 33
