@@ -6,7 +6,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass, field
 
-from triage.mailbox import Fetched, FolderError, FolderState, MailboxError
+from triage.mailstore import Fetched, FolderError, FolderState, MailboxError, MailStore
 
 
 @dataclass
@@ -24,6 +24,7 @@ class FakeMailbox:
         self.folders: dict[str, FakeFolder] = {"INBOX": FakeFolder(), "Drafts": FakeFolder(2000)}
         self.keywords, self.special_drafts = keywords, special_drafts
         self.selected: str | None = None
+        self.readonly = False
         self.calls: list[str] = []
         self.fail_on: set[str] = set()
 
@@ -47,9 +48,9 @@ class FakeMailbox:
         self._maybe_fail("select")
         if folder not in self.folders:
             raise FolderError(f"folder {folder!r} cannot be used")
-        self.selected = folder
+        self.selected, self.readonly = folder, readonly
         box = self.folders[folder]
-        return FolderState(folder, box.uidvalidity, box.next_uid, self.keywords)
+        return FolderState(folder, box.uidvalidity, box.next_uid, self.keywords, len(box.messages))
 
     def new_uids(self, after_uid: int, since: dt.date | None) -> list[int]:
         self._maybe_fail("search")
@@ -111,12 +112,26 @@ class FakeMailbox:
             return "Drafts"
         raise FolderError("no Drafts folder")
 
-    def find_header(self, folder: str, header: str, value: str) -> list[int]:
-        self.selected = folder
-        pattern = re.compile(rf"^{re.escape(header)}:\s*{re.escape(value)}\s*$", re.M | re.I)
-        return [u for u, raw in self.folders[folder].messages.items()
-                if pattern.search(raw.decode("utf-8", "replace").replace("\r", ""))]
+    def find_by_message_id(self, folder: str, message_ids: list[str]) -> list[int]:
+        self.selected, self.readonly = folder, True
+        out = []
+        for value in message_ids[-8:]:
+            pattern = re.compile(rf"^Message-ID:\s*{re.escape(value)}\s*$", re.M | re.I)
+            out += [u for u, raw in self.folders[folder].messages.items()
+                    if pattern.search(raw.decode("utf-8", "replace").replace("\r", ""))]
+        return sorted(set(out))
 
     def append_draft(self, folder: str, raw: bytes) -> int | None:
         self._maybe_fail("append")
-        return self.deliver(raw, folder, ("\\Draft",))
+        if self.selected == folder and self.readonly:  # as Mailbox does: UNSELECT first
+            self.selected, self.readonly = None, False
+        return self.deliver(raw, folder, ("\\Draft", "\\Seen"))
+
+    def wait_for_news(self, seconds: float) -> bool:
+        self._maybe_fail("idle")
+        return False
+
+
+def _conforms(box: FakeMailbox) -> MailStore:
+    """mypy checks that the fake implements the declared interface."""
+    return box

@@ -177,5 +177,5 @@ def test_doctor_says_which_model_and_fails_without_one(tmp_path: Path, capsys, m
             "config)\n") in out
     config.write_text(CONFIG.format(state=tmp_path / "state", paths=""))
     main(["doctor", "--config", str(config)])
-    assert f"ok   model {ROOT / 'models'}: the shipped model: there is no model of yours in " \
+    assert f"ok   model: {ROOT / 'models'}: the shipped model: there is no model of yours in " \
         in capsys.readouterr().out

@@ -6,28 +6,31 @@ Nothing imports this module; it only calls the core.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 from importlib import resources
 import json
 import logging
+import signal
 import sqlite3
 import sys
 import time
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
 from . import __version__
-from .classifier import Model, ModelError, explain, load_model
+from .classifier import ModelError, explain, load_model
 from .config import Account, Config, ConfigError, default_config_path, load_config
+from .learn import CorrectionStore, Harvester, create_correction_folders
 from .locations import (choose_model, shipped_corpus_dir, shipped_eval_dir, shipped_model_dir,
                         user_model_dir)
-from .learn import CorrectionStore, Harvester, correction_folders, create_correction_folders
-from .ledger import LockBusy, Ledger, account_lock, corrections_dir, ledger_errors, ledger_path
-from .mailbox import AuthError, FolderError, Mailbox, MailboxError
+from .doctor import FAIL, check_account, check_model
+from .ledger import LockBusy, Ledger, corrections_dir, ledger_path
+from .mailstore import AuthError, FolderError, MailboxError
 from .message import ParseError, parse_message
-from .runner import RunOptions, Runner
-from .secrets import SecretError, resolve_secret
+from .secrets import SecretError
+from .session import AccountResult, ModelOnce, open_session, run_account, run_options
 from .statefiles import StateError
+from .watch import Watch, WatchOptions
 from .training import TrainingError, rollback, stderr_progress, train
 
 log = logging.getLogger("triage")
@@ -132,12 +135,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("run", cmd_run, "Fetch new mail once, classify, label, draft, record; one summary "
                 "line per account.", account=True)
-    p.add_argument("--dry-run", action="store_true", help="show what would happen; change nothing")
+    p.add_argument("--dry-run", action="store_true",
+                   help="print the plan a real run would carry out; change nothing")
+    p.add_argument("--since", type=_date, default=None, metavar="YYYY-MM-DD",
+                   help="also process older mail below the watermark that arrived since DATE "
+                        "(a deliberate backfill; mail already handled is recognised)")
     p.add_argument("-q", "--quiet", action="store_true",
                    help="print the summary only when something was processed or failed")
-    p = command("watch", cmd_watch, "Stay connected: run, then wait in IMAP IDLE for new mail and "
-                "run again.", account=True)
-    p.add_argument("--interval", type=float, default=600, help="re-check at least this often (s)")
+    p = command("watch", cmd_watch, "Stay connected to every account and folder (a connection "
+                "each): process new mail as it arrives (IMAP IDLE, or NOOP polling), reconnect "
+                "after drops, stop cleanly on SIGTERM/SIGINT.", account=True)
+    p.add_argument("--interval", type=float, default=600,
+                   help="re-scan at least this often even without news (s, default 600)")
+    p.add_argument("--max-backoff", type=float, default=60,
+                   help="longest wait between reconnection attempts (s, default 60)")
     p.add_argument("-q", "--quiet", action="store_true", help="summaries only when work was done")
     p = command("classify", cmd_classify, "Classify .eml files or folders of them (recursive), "
                 "no server needed.")
@@ -193,34 +204,28 @@ def build_parser() -> argparse.ArgumentParser:
 def cmd_run(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     model = ModelOnce(config.model_dir)
-    codes = [run_account(config, name, model, args.dry_run, args.quiet)
-             for name in _account_names(config, args.account)]
+    codes = []
+    for account in _accounts(config, args.account):
+        options = run_options(account, args.dry_run, args.since)
+        result = run_account(config, account, model, options, Redactor.secrets.add, print)
+        codes.append(_finish(result, args.quiet))
     return max(codes, default=EXIT_OK)
 
 
-class ModelOnce:
-    """Loads the model on first use, so a run that finds the lock taken never pays for it."""
-
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
-        self.model: Model | None = None
-
-    def get(self) -> Model:
-        if self.model is None:
-            self.model = load_model(self.directory)
-        return self.model
-
-
-@contextmanager
-def account_session(config: Config, account: Account) -> Iterator[tuple[str, Ledger]]:
-    """Hold the account's lock, resolve its secret (redacted from logs) and open its ledger."""
-    with account_lock(config.state_dir, account.name):
-        secret = resolve_secret(account)
-        Redactor.secrets.add(secret)
-        path = ledger_path(config.state_dir, account.name)
-        with Ledger(path) as ledger, ledger_errors(path):
-            ledger.claim(account.name)
-            yield secret, ledger
+def _finish(result: AccountResult, quiet: bool) -> int:
+    """Print an account's summary (or its error) and give its exit code."""
+    if result.busy:
+        log.warning("%s", result.busy)
+        if not quiet:
+            print(f"triage: {result.account}: another run is in progress; nothing done")
+        return EXIT_OK
+    if result.error is not None:
+        return account_failure(result.account, result.error)
+    tally = result.tally
+    assert tally is not None
+    if not quiet or tally.processed or tally.failed or tally.skipped_folders:
+        print(tally.line())
+    return EXIT_FAILED if tally.failed or tally.skipped_folders else EXIT_OK
 
 
 def account_failure(name: str, exc: SecretError | MailboxError) -> int:
@@ -232,51 +237,25 @@ def account_failure(name: str, exc: SecretError | MailboxError) -> int:
     return fail(EXIT_CONNECTION, f"{name}: {exc}")
 
 
-def run_account(config: Config, name: str, model: ModelOnce, dry_run: bool = False,
-                quiet: bool = False) -> int:
-    """One account: lock, secret, ledger, run; the summary on stdout, errors on stderr."""
-    account = config.account(name)
-    options = RunOptions(dry_run=dry_run, retries=account.retries,
-                         backoff_seconds=account.retry_backoff,
-                         deadline_seconds=account.run_deadline)
-    try:
-        with account_session(config, account) as (secret, ledger):
-            runner = Runner(config, account, model.get(), ledger,
-                            lambda: Mailbox.connect(account, secret), options, print)
-            tally = runner.run()
-    except LockBusy as exc:
-        log.warning("%s", exc)
-        if not quiet:
-            print(f"triage: {account.name}: another run is in progress; nothing done")
-        return EXIT_OK
-    except (SecretError, MailboxError) as exc:
-        return account_failure(account.name, exc)
-    if not quiet or tally.processed or tally.failed:
-        print(tally.line())
-    return EXIT_OK
-
-
 def cmd_watch(args: argparse.Namespace) -> int:
     config = load_config(args.config)
-    model = ModelOnce(config.model_dir)
-    model.get()
-    names = _account_names(config, args.account)
-    account = config.account(names[0])
-    secret = resolve_secret(account)
-    Redactor.secrets.add(secret)
-    while True:
-        for name in names:
-            run_account(config, name, model, quiet=args.quiet)
-        try:
-            mbox = Mailbox.connect(account, secret)
-            try:
-                mbox.select(account.folders[0], readonly=True)
-                mbox.idle_until_news(args.interval)
-            finally:
-                mbox.close()
-        except MailboxError as exc:
-            log.warning("%s; next attempt in 60 s", exc)
-            time.sleep(60)
+    options = WatchOptions(interval=args.interval, backoff_max=args.max_backoff, quiet=args.quiet)
+    watch = Watch(config, _accounts(config, args.account), ModelOnce(config.model_dir), options,
+                  Redactor.secrets.add, _print_flush)
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: watch.stop.set())
+    try:
+        error = watch.run()
+    except LockBusy as exc:
+        print(f"triage: {exc}; this watch does nothing", file=sys.stderr)
+        return EXIT_OK
+    except SecretError as exc:
+        return account_failure("watch", exc)
+    return account_failure("watch", error) if error is not None else EXIT_OK
+
+
+def _print_flush(line: str) -> None:
+    print(line, flush=True)
 
 
 def cmd_classify(args: argparse.Namespace) -> int:
@@ -394,13 +373,14 @@ def cmd_learn(args: argparse.Namespace) -> int:
 def _learn_account(config: Config, name: str, store: CorrectionStore, create: bool) -> int:
     account = config.account(name)
     try:
-        with account_session(config, account) as (secret, ledger):
-            mbox = Mailbox.connect(account, secret)
+        with open_session(config, account, Redactor.secrets.add) as session:
+            mbox = session.connect()
             try:
                 if create:
                     for folder in create_correction_folders(mbox, account):
                         print(f"triage: {name}: created {folder}")
-                found = Harvester(config, account, mbox, ledger, store).harvest(keyword_days=None)
+                found = Harvester(config, account, mbox, session.ledger, store).harvest(
+                    keyword_days=None)
             finally:
                 mbox.close()
     except LockBusy as exc:
@@ -438,55 +418,15 @@ def cmd_drafts(args: argparse.Namespace) -> int:
 def cmd_doctor(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     print(f"ok   config {config.path}")
-    worst = EXIT_OK
-    try:
-        load_model(config.model_dir)
-        print(f"ok   model {config.model_dir}: {config.model_reason}")
-    except ModelError as exc:
-        print(f"FAIL model: {exc} ({config.model_reason})")
-        worst = EXIT_MODEL
-    for name in _account_names(config, args.account):
-        worst = max(worst, _doctor_account(config, name))
-    return worst
-
-
-def _doctor_account(config: Config, name: str) -> int:
-    account = config.account(name)
-    try:
-        secret = resolve_secret(account)
-        Redactor.secrets.add(secret)
-        print(f"ok   {name}: password source")
-        mbox = Mailbox.connect(account, secret)
-    except (SecretError, AuthError) as exc:
-        print(f"FAIL {name}: {exc}")
-        return EXIT_AUTH
-    except MailboxError as exc:
-        print(f"FAIL {name}: {exc}")
-        return EXIT_CONNECTION
-    try:
-        print(f"ok   {name}: connected to {account.host}:{account.port} ({account.security}), "
-              "logged in")
-        for cap in ("IDLE", "MOVE", "UIDPLUS", "SPECIAL-USE"):
-            print(f"{'ok  ' if mbox.has(cap) else 'note'} {name}: {cap} "
-                  f"{'offered' if mbox.has(cap) else 'not offered'}")
-        for folder in account.folders:
-            state = mbox.select(folder, readonly=True)
-            print(f"ok   {name}: {folder} (UIDVALIDITY {state.uidvalidity}); keywords "
-                  f"{'allowed' if state.keywords_allowed else 'NOT allowed: ledger only'}")
-        print(f"ok   {name}: drafts go to {mbox.drafts_folder(account.drafts_folder)!r}")
-        folders = correction_folders(mbox, account)
-        missing = [f for f in folders.values() if not mbox.folder_exists(f)]
-        if folders and not missing:
-            print(f"ok   {name}: corrections: move mislabelled mail into {', '.join(folders.values())}")
-        elif folders:
-            print(f"note {name}: no correction folders {', '.join(missing)}; create them with "
-                  "`triage learn --create-folders` to teach triage by moving mail")
-    except MailboxError as exc:
-        print(f"FAIL {name}: {exc}")
-        return EXIT_USAGE if isinstance(exc, FolderError) else EXIT_CONNECTION
-    finally:
-        mbox.close()
-    return EXIT_OK
+    checks = [check_model(config)]
+    print(checks[0].line())
+    for account in _accounts(config, args.account):
+        for check in check_account(config, account, Redactor.secrets.add):
+            print(check.line())
+            checks.append(check)
+    failed = [c.kind for c in checks if c.status == FAIL]
+    codes = {"auth": EXIT_AUTH, "connection": EXIT_CONNECTION, "model": EXIT_MODEL}
+    return max((codes.get(kind, EXIT_USAGE) for kind in failed), default=EXIT_OK)
 
 
 def cmd_init(args: argparse.Namespace) -> int:
@@ -501,7 +441,18 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 # -- helpers ----------------------------------------------------------------------------
 def _account_names(config: Config, only: str | None) -> list[str]:
-    return [config.account(only).name] if only else [a.name for a in config.accounts]
+    return [a.name for a in _accounts(config, only)]
+
+
+def _accounts(config: Config, only: str | None) -> list[Account]:
+    return [config.account(only)] if only else list(config.accounts)
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2026-01-31") from None
 
 
 def _model_dir_from_default_config() -> Path:

@@ -13,14 +13,21 @@ import logging
 import re
 import socket
 import ssl
-from dataclasses import dataclass
+import threading
+import time
 from typing import Iterator, Sequence
 
 from imapclient import IMAPClient, SocketTimeout
 from imapclient.exceptions import IMAPClientError, LoginError
+from imapclient.imapclient import _literal
 from imapclient.response_types import SearchIds
 
 from .config import Account
+from .mailstore import (AuthError, Fetched, FolderError, FolderState, MailboxError,
+                        ProtocolError, TLSError, ValidityChanged)
+
+__all__ = ["AuthError", "Fetched", "FolderError", "FolderState", "Mailbox", "MailboxError",
+           "ProtocolError", "TLSError", "ValidityChanged", "chunks", "search_value"]
 
 log = logging.getLogger(__name__)
 
@@ -28,43 +35,9 @@ CHUNK = 200  # UIDs per FETCH/STORE command, keeps lines far below server limits
 DRAFT_FOLDER_NAMES = ("Drafts", "INBOX.Drafts", "INBOX/Drafts", "Draft", "[Gmail]/Drafts",
                       "Entwürfe", "Brouillons", "Borradores", "Concepten")
 _APPENDUID = re.compile(rb"APPENDUID (\d+) (\d+)")
-
-
-class MailboxError(RuntimeError):
-    """Raised when the connection fails, times out or the server breaks protocol (transient)."""
-
-
-class AuthError(MailboxError):
-    """Raised when the server refuses the credentials (never retried)."""
-
-
-class TLSError(MailboxError):
-    """Raised when TLS cannot be established or verified (a setup problem, never retried)."""
-
-
-class FolderError(MailboxError):
-    """Raised when a folder is missing or cannot be used (a configuration problem)."""
-
-
-@dataclass(frozen=True)
-class FolderState:
-    """What SELECT told us about a folder."""
-
-    name: str
-    uidvalidity: int
-    uidnext: int
-    keywords_allowed: bool
-
-
-@dataclass(frozen=True)
-class Fetched:
-    """One fetched message: raw bytes (maybe only the first part), size and flags."""
-
-    uid: int
-    raw: bytes
-    size: int
-    flags: tuple[str, ...]
-    truncated: bool
+MAX_LOOKUP_IDS = 8  # Message-IDs per thread/draft look-up: one SEARCH, bounded whatever the mail says
+IDLE_RENEW = 25 * 60  # re-issue IDLE well before the 29-minute limit of RFC 2177
+_SEARCHABLE = re.compile(r"^[\x21-\x7e\u00a0-\U0010ffff]{1,998}$")
 
 
 def chunks(uids: Sequence[int], size: int = CHUNK) -> Iterator[list[int]]:
@@ -84,6 +57,8 @@ class Mailbox:
     def __init__(self, client: IMAPClient) -> None:
         self.client = client
         self.selected: str | None = None
+        self.readonly = False
+        self.stop = threading.Event()  # set by `triage watch` to end a wait early
 
     @classmethod
     def connect(cls, account: Account, secret: str) -> Mailbox:
@@ -115,11 +90,15 @@ class Mailbox:
         """SELECT (or EXAMINE) `folder` and report UIDVALIDITY, UIDNEXT and keyword support."""
         with _translated(f"selecting {folder}", folder):
             info = self.client.select_folder(folder, readonly=readonly)
-        self.selected = folder
-        permanent = [f.decode() if isinstance(f, bytes) else str(f)
-                     for f in info.get(b"PERMANENTFLAGS", ())]
-        return FolderState(folder, int(info[b"UIDVALIDITY"]), int(info.get(b"UIDNEXT", 0)),
-                           "\\*" in permanent)
+        self.selected, self.readonly = folder, readonly
+        permanent = [_text(f) for f in info.get(b"PERMANENTFLAGS", ())]
+        validity = _number(info.get(b"UIDVALIDITY"))
+        if validity is None:
+            raise MailboxError(f"the server sent no valid UIDVALIDITY for {folder!r} "
+                               f"(got {_text(info.get(b'UIDVALIDITY'))[:40]!r}); without it UIDs "
+                               "cannot be trusted, so nothing in this folder is touched")
+        return FolderState(folder, validity, _number(info.get(b"UIDNEXT")) or 0,
+                           "\\*" in permanent, _number(info.get(b"EXISTS")) or 0)
 
     def new_uids(self, after_uid: int, since: dt.date | None) -> list[int]:
         """UIDs above `after_uid` (optionally arrived since a date), ascending.
@@ -127,7 +106,7 @@ class Mailbox:
         Filters the result, because `UID SEARCH UID n:*` returns the highest UID even when
         nothing is new.
         """
-        criteria: list[object] = ["UID", f"{after_uid + 1}:*"]
+        criteria: list[object] = ["UID", f"{int(after_uid) + 1}:*"]
         if since is not None:
             criteria += ["SINCE", since]
         with _translated("searching for new mail"):
@@ -244,29 +223,114 @@ class Mailbox:
                           f"{', '.join(([configured] if configured else []) + list(DRAFT_FOLDER_NAMES[:3]))} "
                           "exists; create one in your mail client or set drafts_folder")
 
-    def find_header(self, folder: str, header: str, value: str) -> list[int]:
-        """UIDs in `folder` (EXAMINEd) whose `header` contains `value`."""
+    def find_by_message_id(self, folder: str, message_ids: Sequence[str]) -> list[int]:
+        """UIDs in `folder` (EXAMINEd) whose Message-ID is one of the last few `message_ids`.
+
+        One SEARCH whatever the message claims (a few most recent ids, ORed), each id sent
+        as a literal so no character of it can change the command.
+        """
+        wanted = [v for v in (search_value(i) for i in message_ids[-MAX_LOOKUP_IDS:]) if v]
+        if not wanted:
+            return []
+        criteria: list[object] = ["HEADER", "Message-ID", wanted[0]]
+        for value in wanted[1:]:
+            criteria = ["OR", "HEADER", "Message-ID", value, *criteria]
         self.select(folder, readonly=True)
         with _translated(f"searching {folder}"):
-            return [int(u) for u in self.client.search(["HEADER", header, value])]
+            return sorted(int(u) for u in self.client.search(criteria))
 
     def append_draft(self, folder: str, raw: bytes) -> int | None:
-        """APPEND with \\Draft; the new UID when the server reports APPENDUID."""
+        """APPEND with \\Draft and \\Seen; the new UID when the server reports APPENDUID.
+
+        Never appends to a folder this connection holds read-only (Courier refuses that):
+        after the EXAMINE of a look-up, the folder is SELECTed read-write first (CLOSE is
+        not an option: pymap refuses it on a read-only folder; SELECT changes nothing).
+        """
+        if self.selected == folder and self.readonly:
+            self.select(folder)
         with _translated(f"appending a draft to {folder}", folder):
-            response = self.client.append(folder, raw, flags=[b"\\Draft"])
+            response = self.client.append(folder, raw, flags=[b"\\Draft", b"\\Seen"])
         match = _APPENDUID.search(response if isinstance(response, bytes) else b"")
         return int(match.group(2)) if match else None
 
-    # -- waiting -----------------------------------------------------------------------
-    def idle_until_news(self, seconds: float) -> bool:
-        """IDLE on the selected folder up to `seconds`; True if the server reported new mail."""
-        with _translated("waiting in IDLE"):
-            self.client.idle()
-            try:
-                responses = self.client.idle_check(timeout=seconds)
-            finally:
-                self.client.idle_done()
-        return any(len(r) > 1 and r[1] in (b"EXISTS", b"RECENT") for r in responses)
+    # -- waiting ---------------------------------------------------------------------
+    def wait_for_news(self, seconds: float) -> bool:
+        """Wait on the selected folder up to `seconds`: IDLE where offered, else NOOP polls.
+
+        Returns True as soon as the server reports EXISTS or RECENT, including a report that
+        arrived while IDLE was starting (mail that landed after the last scan). Ends early,
+        returning False, when `self.stop` is set; IDLE is renewed before RFC 2177's limit.
+        """
+        deadline = time.monotonic() + seconds
+        if not self.has("IDLE"):
+            return self._poll(deadline)
+        while time.monotonic() < deadline and not self.stop.is_set():
+            with _translated("waiting in IDLE"):
+                if self._idle_once(min(deadline, time.monotonic() + IDLE_RENEW)):
+                    return True
+        return False
+
+    def _idle_once(self, until: float) -> bool:
+        _pending_untagged(self.client)  # stale: the counts SELECT reported, already scanned
+        self.client.idle()
+        news = _announces_mail(_pending_untagged(self.client))
+        try:
+            while not news and time.monotonic() < until and not self.stop.is_set():
+                slice_ = max(0.05, min(1.0, until - time.monotonic()))
+                news = _announces_mail(self.client.idle_check(timeout=slice_))
+        finally:
+            done = self.client.idle_done()
+        return news or _announces_mail(done[1] if isinstance(done, tuple) else [])
+
+    def _poll(self, deadline: float) -> bool:
+        """No IDLE: NOOP every few seconds until the server reports mail or time is up."""
+        while time.monotonic() < deadline and not self.stop.is_set():
+            with _translated("polling with NOOP"):
+                if _announces_mail(self.client.noop()[1]):
+                    return True
+            self.stop.wait(min(5.0, max(0.0, deadline - time.monotonic())))
+        return False
+
+
+def search_value(value: str) -> bytes | None:
+    """`value` as an IMAP literal for SEARCH, or None when it cannot be searched safely.
+
+    A literal carries any byte verbatim (no atom or quoted-string rule to break), so a
+    Message-ID such as `<a(b@x>` or `<x{5}@y>` can never alter the command. Values with
+    spaces, control or non-ASCII characters are never Message-IDs worth looking up.
+    """
+    if not _SEARCHABLE.match(value) or not value.isascii():
+        return None
+    return _literal(value.encode("ascii"))
+
+
+def _announces_mail(responses: object) -> bool:
+    if not isinstance(responses, (list, tuple)):
+        return False
+    return any(isinstance(r, tuple) and len(r) > 1 and r[1] in (b"EXISTS", b"RECENT")
+               for r in responses)
+
+
+def _pending_untagged(client: IMAPClient) -> list[tuple[int, bytes]]:
+    """EXISTS/RECENT that imaplib stored while IDLE was starting (sent before "+ idling")."""
+    stored = getattr(getattr(client, "_imap", None), "untagged_responses", {})
+    out = []
+    for kind in ("EXISTS", "RECENT"):
+        for value in stored.pop(kind, []) or []:
+            out.append((_number(value) or 0, kind.encode()))
+    return out
+
+
+def _number(value: object) -> int | None:
+    """A non-negative 32-bit number from a server value, or None when it is not one."""
+    if isinstance(value, int):
+        number = value
+    else:
+        text = _text(value).strip() if value is not None else ""
+        if not text.isdigit() or len(text) > 10:
+            return None
+        number = int(text)
+    return number if 0 <= number < 2 ** 32 else None
 
 
 def _starttls(client: IMAPClient, account: Account) -> None:
@@ -343,7 +407,7 @@ class _translated:
             if self.folder:
                 raise FolderError(f"folder {self.folder!r} cannot be used ({_reason(exc)}); create "
                                   "it in your mail client or fix the config") from None
-            raise MailboxError(f"{self.doing}: the server said {_reason(exc)}") from None
+            raise ProtocolError(f"{self.doing}: the server said {_reason(exc)}") from None
         return None
 
 
