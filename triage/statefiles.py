@@ -10,14 +10,20 @@ or the new one, never a truncated one.
 from __future__ import annotations
 
 import errno
+import fcntl
 import hashlib
+import logging
 import os
 import re
+import sqlite3
 import stat
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 TEMP_SUFFIX = ".tmp"
+log = logging.getLogger(__name__)
 PLAIN_NAME = re.compile(r"[a-z0-9_@-][a-z0-9_.@-]{0,63}")
 
 
@@ -42,6 +48,84 @@ def state_name(account: str) -> str:
 def legacy_name(account: str) -> str:
     """The stem triage 0.1 used (collides for names differing only in unsafe characters)."""
     return re.sub(r"[^A-Za-z0-9_.@-]", "_", account) or "account"
+
+
+class LockBusy(RuntimeError):
+    """Raised when another run holds this account's lock."""
+
+
+
+@contextmanager
+def account_lock(state_dir: Path, account: str) -> Iterator[None]:
+    """Hold this account's non-blocking run lock, or raise LockBusy."""
+    private_dir(state_dir)
+    path = state_dir / f"{state_name(account)}.lock"
+    fd = open_file(path, os.O_CREAT | os.O_RDWR)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise LockBusy(f"another triage run holds {path}; this one does nothing") from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        yield
+    finally:
+        os.close(fd)
+
+
+def ledger_path(state_dir: Path, account: str) -> Path:
+    """The account's ledger; a ledger of triage 0.1 (named without hash) is adopted first."""
+    adopt_legacy_state(state_dir, account)
+    return state_dir / f"{state_name(account)}.sqlite"
+
+
+def corrections_dir(state_dir: Path, account: str) -> Path:
+    """Where an account's corrected messages are kept, as `<label>/<hash>.eml` (0700/0600)."""
+    adopt_legacy_state(state_dir, account)
+    return state_dir / f"{state_name(account)}.corrections"
+
+
+def adopt_legacy_state(state_dir: Path, account: str) -> None:
+    """Rename a ledger (with its journal) and corrections store of the old naming to the new.
+
+    Accounts whose names collided under the old naming (`team/a`, `team a`) shared one
+    ledger: the first to run adopts it, unless the account it now belongs to by name
+    (`team_a`) has claimed it; the other starts afresh, and server keywords keep its
+    labelled mail from being processed again.
+    """
+    old, new = legacy_name(account), state_name(account)
+    legacy = state_dir / f"{old}.sqlite"
+    if old == new or not (legacy.exists() or (state_dir / f"{old}.corrections").exists()):
+        return
+    if _owner(legacy) not in (None, account):
+        return
+    for suffix in (".sqlite-journal", ".sqlite-wal", ".sqlite-shm", ".sqlite", ".corrections"):
+        source, target = state_dir / f"{old}{suffix}", state_dir / f"{new}{suffix}"
+        if source.is_symlink() or not source.exists() or target.exists() or target.is_symlink():
+            continue
+        try:
+            os.rename(source, target)
+        except OSError as exc:
+            if exc.errno != errno.ENOENT:  # ENOENT: another process adopted it meanwhile
+                raise StateError(f"could not rename {source} to {target} ({exc.strerror}); "
+                                  "rename it by hand") from None
+            continue
+        log.info("state of account %r moved from %s to %s", account, source.name, target.name)
+
+
+def _owner(path: Path) -> str | None:
+    """The account that claimed a ledger (None: unclaimed, unreadable or absent)."""
+    if path.is_symlink() or not path.is_file():
+        return None
+    try:
+        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            row = db.execute("SELECT value FROM meta WHERE key = 'account'").fetchone()
+        finally:
+            db.close()
+    except sqlite3.Error:
+        return None
+    return None if row is None else str(row[0])
 
 
 def private_dir(path: Path) -> Path:
