@@ -54,7 +54,6 @@ class LockBusy(RuntimeError):
     """Raised when another run holds this account's lock."""
 
 
-
 @contextmanager
 def account_lock(state_dir: Path, account: str) -> Iterator[None]:
     """Hold this account's non-blocking run lock, or raise LockBusy."""
@@ -108,7 +107,7 @@ def adopt_legacy_state(state_dir: Path, account: str) -> None:
         except OSError as exc:
             if exc.errno != errno.ENOENT:  # ENOENT: another process adopted it meanwhile
                 raise StateError(f"could not rename {source} to {target} ({exc.strerror}); "
-                                  "rename it by hand") from None
+                                 "rename it by hand") from None
             continue
         log.info("state of account %r moved from %s to %s", account, source.name, target.name)
 
