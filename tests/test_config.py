@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from triage.config import ConfigError, load_config
+from triage.config import ACCOUNT_KEYS, ConfigError, load_config
 
 BASE = """
 [[accounts]]
@@ -162,14 +162,11 @@ def test_account_values_are_validated_with_the_fix(tmp_path: Path, line: str, me
      "accounts[0].password_env must be the name of an environment variable (letters, digits, _), "
      "got 'hunter2!'; the password itself goes in that variable"),
     ('email = "dana@example.com"', 'email = "Dana <dana@example.com>"',
-     "me.email must be one address like dana@example.com (no name, no brackets), got "
-     "'Dana <dana@example.com>'"),
+     "me.email must be one address like dana@example.com, got 'Dana <dana@example.com>'"),
     ('email = "dana@example.com"', 'email = "a@b.example, evil@x.example"',
-     "me.email must be one address like dana@example.com (no name, no brackets), got "
-     "'a@b.example, evil@x.example'"),
+     "me.email must be one address like dana@example.com, got 'a@b.example, evil@x.example'"),
     ('name = "Dana Smith"', 'name = "Dana\\r\\nBcc: evil@x.example"',
-     "me.name must be text on one line without control characters, got "
-     "'Dana\\r\\nBcc: evil@x.example'"),
+     "me.name must not contain control characters, got 'Dana\\r\\nBcc: evil@x.example'"),
 ])
 def test_values_that_would_end_up_in_headers_or_commands_are_refused(
         tmp_path: Path, old: str, new: str, message: str) -> None:
@@ -204,3 +201,12 @@ def test_the_sample_config_loads(tmp_path: Path) -> None:
     text = resources.files("triage").joinpath("config.sample.toml").read_text()
     config, _ = load(tmp_path, text=text)
     assert config.accounts[0].name == "work"
+
+
+def test_an_account_identity_table_is_a_known_key_but_the_field_name_is_not(tmp_path: Path) -> None:
+    text = BASE.format(extra="").replace("\n[me]", '\n[accounts.me]\nemail = "w@work.example"\n\n[me]')
+    config, _ = load(tmp_path, text=text)
+    assert config.me_for("work").email == "w@work.example"
+    assert error_of(tmp_path, text=BASE.format(extra='identity = "x"')) == (
+        f"accounts[0].identity is not a known key in {tmp_path / 'config.toml'}; known keys: "
+        + ", ".join(sorted(k for k in ACCOUNT_KEYS)))

@@ -65,6 +65,9 @@ def test_the_wheel_runs_init_classify_and_train_without_a_checkout(installed) ->
     assert where.startswith(str(site)), where  # the installed copy, not the checkout
     packaged = site / "triage"
     assert (packaged / "models" / "model.joblib").is_file()
+    source = ROOT / "triage" / "templates"
+    assert sorted(str(p.relative_to(source)) for p in source.rglob("*.j2")) == \
+        sorted(str(p.relative_to(packaged / "templates")) for p in (packaged / "templates").rglob("*.j2"))
     assert len(list((packaged / "training_data").rglob("*.eml"))) == len(
         list((ROOT / "training_data").rglob("*.eml")))
 
