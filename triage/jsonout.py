@@ -30,7 +30,8 @@ def run_summary(tally: Tally, planned: list[str], exit_code: int) -> Record:
     """The summary of one account's run (`triage run --json`)."""
     return {"account": tally.account, "status": "ok", "processed": tally.processed,
             "labels": {label: tally.labels.get(label, 0) for label in (*LABELS, UNSURE)},
-            "drafts": tally.drafts, "failed": tally.failed, "already_done": tally.recognised,
+            "drafts": tally.drafts, "drafts_waiting_for_folder": tally.pending_drafts,
+            "failed": tally.failed, "already_done": tally.recognised,
             "corrections": tally.corrections, "dry_run": tally.dry_run,
             "stopped_early": tally.stopped_early, "skipped_folders": list(tally.skipped_folders),
             "plan": planned, "exit_code": exit_code}

@@ -38,6 +38,16 @@ class ProtocolError(MailboxError):
     command is not (a BAD names the command and the server's words for a bug report)."""
 
 
+class ServerFault(MailboxError):
+    """Raised when what the server sends breaks a limit or the protocol mid-answer (a flood,
+    an oversized line or literal, unparsable data, no UIDVALIDITY): the connection is
+    abandoned and the run not retried, since the server would do it again."""
+
+
+class DeadlineError(MailboxError):
+    """Raised when the run's deadline passes while waiting for the server (never retried)."""
+
+
 class ValidityChanged(MailboxError):
     """Raised when a folder's UIDVALIDITY changes during a run: its UIDs mean other messages now."""
 
@@ -115,8 +125,9 @@ class MailStore(Protocol):
     def find_by_message_id(self, folder: str, message_ids: Sequence[str]) -> list[int]:
         """UIDs in `folder` whose Message-ID is one of `message_ids` (one bounded search)."""
 
-    def append_draft(self, folder: str, raw: bytes) -> int | None:
-        """APPEND a draft (\\Draft, \\Seen); its new UID when the server reports one."""
+    def append_draft(self, folder: str, raw: bytes, keyword: str | None = None) -> int | None:
+        """APPEND a draft (\\Draft, \\Seen, and `keyword` if the server takes it); its new UID
+        when the server reports one."""
 
     def wait_for_news(self, seconds: float) -> bool:
         """Wait on the selected folder up to `seconds`; True when the server reported new mail."""

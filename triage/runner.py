@@ -12,16 +12,16 @@ import logging
 import threading
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable, Protocol, Sequence
 
 from .apply import Applier
-from .classifier import UNSURE, Prediction
+from .classifier import UNSURE, ModelError, Prediction
 from .config import LABELS, Account, Config
 from .learn import CorrectionStore, Harvester
 from .ledger import Ledger, corrections_dir
-from .mailstore import (AuthError, Fetched, FolderError, FolderState, MailboxError, MailStore,
-                        ProtocolError, SetupError, ValidityChanged)
+from .mailstore import (AuthError, DeadlineError, Fetched, FolderError, FolderState, MailboxError,
+                        MailStore, ProtocolError, ServerFault, SetupError, ValidityChanged)
 from .message import Message, fingerprint, parse_message
 from .plan import FAILURE, NEW, RECOGNISED, Draft, Item, Known, Plan, plan_failure, plan_new, \
     plan_recognised, wants_draft
@@ -61,6 +61,7 @@ class Tally:
     corrections: int = 0
     dry_run: bool = False
     stopped_early: bool = False
+    pending_drafts: int = 0
     skipped_folders: list[str] = field(default_factory=list)
 
     @property
@@ -82,6 +83,9 @@ class Tally:
         extra = f"; {self.recognised} already done" if self.recognised else ""
         if self.corrections:
             extra += f"; {self.corrections} corrections learned"
+        if self.pending_drafts:
+            extra += (f"; {self.pending_drafts} drafts wait for a Drafts folder (create one, or "
+                      "set drafts_folder; they are made on the next run)")
         if self.skipped_folders:
             extra += f"; not processed this run: {', '.join(self.skipped_folders)}"
         early = "; deadline reached, the rest next run" if self.stopped_early else ""
@@ -97,7 +101,9 @@ class Runner:
                  connect: Callable[[], MailStore], options: RunOptions = RunOptions(),
                  report: Callable[[str], None] = lambda _: None,
                  stop: threading.Event | None = None) -> None:
-        self.config, self.account, self.model, self.ledger = config, account, model, ledger
+        # the account's own identity ([accounts.me] over [me]) drafts and is "me" for this run
+        self.config = replace(config, me=account.identity or config.me)
+        self.account, self.model, self.ledger = account, model, ledger
         self.connect, self.options, self.report = connect, options, report
         self.stop = stop or threading.Event()
         self.tally = Tally(account.name, dry_run=options.dry_run)
@@ -119,7 +125,8 @@ class Runner:
             except MailboxError as exc:
                 if not _retryable(exc) or attempt >= self.options.retries or self._out_of_time():
                     raise
-                delay = self.options.backoff_seconds * 2 ** attempt
+                delay = min(self.options.backoff_seconds * 2 ** attempt,  # never past the deadline
+                            max(0.0, self.deadline - time.monotonic()))
                 log.warning("%s; retrying in %.0f s (attempt %d of %d)", exc, delay, attempt + 2,
                             self.options.retries + 1)
                 self.stop.wait(delay)
@@ -186,15 +193,38 @@ class Runner:
                     self.tally.drafts += sum(isinstance(a, Draft) for a in plan.actions)
                     self.report("would: " + plan.describe())
                 continue
+            for plan in plans:
+                log.info("%s", plan.describe())  # exactly what --dry-run prints
             applied = applier.apply(state, plans)
             self.tally.drafts += applied.drafts
+            self.tally.pending_drafts += applied.pending
             for plan in applied.plans:
                 self.tally.count(plan)
-                log.info("%s", plan.describe())
             scan.advance(self.ledger, batch)
         self._progress(folder, len(scan.todo), len(scan.todo))
         if not scan.todo and scan.candidates and not self.options.dry_run:
             scan.advance(self.ledger, [])
+        if not self.options.dry_run and not self.tally.pending_drafts:
+            self.make_pending_drafts(mbox, state, applier)
+
+    def make_pending_drafts(self, mbox: MailStore, state: FolderState, applier: Applier) -> None:
+        """Drafts that waited for a Drafts folder (their messages are labelled): make them now."""
+        pending = self.ledger.pending_drafts(state.name, state.uidvalidity)
+        if not pending:
+            return
+        if mbox.selected != state.name:
+            mbox.select(state.name, readonly=True)
+        fetched = {e.uid: e for e in mbox.fetch(sorted(pending), self.account.max_message_bytes)}
+        for uid, label in pending.items():
+            item = self._parse(state, fetched[uid]) if uid in fetched else None
+            reply = self._reply(item, label)[0] if item else None
+            try:
+                if item is not None and reply is not None:
+                    self.tally.drafts += applier.make_draft(item, label, reply)
+            except FolderError:
+                self.tally.pending_drafts += len(pending)
+                return
+            self.ledger.drop_pending_draft(state.name, state.uidvalidity, uid)
 
     def _progress(self, folder: str, done: int, total: int) -> None:
         if self.options.progress is not None and total:
@@ -252,8 +282,12 @@ class Runner:
     def _classify(self, items: list[Item]) -> list[Prediction | str]:
         """A prediction per item, or the reason it could not be classified."""
         messages = [i.message for i in items if i.message is not None]
+        if not messages:
+            return []
         try:
             return list(self.model.predict(messages))
+        except ModelError:
+            raise  # no usable model: the run stops (exit 6), nothing is marked failed
         except Exception:  # noqa: BLE001 - one at a time, to isolate the culprit
             return [self._predict_one(i) for i in items]
 
@@ -261,6 +295,8 @@ class Runner:
         try:
             assert item.message is not None
             return self.model.predict([item.message])[0]
+        except ModelError:
+            raise
         except Exception as exc:  # noqa: BLE001
             return f"classifier failed: {type(exc).__name__}"
 
@@ -268,7 +304,8 @@ class Runner:
                   prediction: Prediction) -> Plan:
         reply, problem = self._reply(item, prediction.label)
         known = Known(thread_answered=self._thread_answered(mbox, item, prediction.label),
-                      draft_recorded=bool(reply and self.ledger.draft_for(reply.message_id)))
+                      draft_recorded=bool(reply and any(self.ledger.draft_for(known)
+                                                        for known in reply.known_ids)))
         return plan_new(item, prediction, known, self.config, state.keywords_allowed, reply, problem)
 
     def _reply(self, item: Item, label: str) -> tuple[Reply | None, str]:
@@ -295,8 +332,10 @@ class Runner:
 
 
 def _retryable(exc: MailboxError) -> bool:
-    """A dropped connection or timeout is retried; refusals and setup problems are not."""
-    return not isinstance(exc, (AuthError, SetupError, FolderError, ProtocolError))
+    """A dropped connection or timeout is retried; refusals, setup problems (TLS included), a
+    server breaking limits and the run's deadline are not."""
+    return not isinstance(exc, (AuthError, SetupError, FolderError, ProtocolError, ServerFault,
+                                DeadlineError))
 
 
 __all__ = ["RunOptions", "Runner", "Scan", "Tally", "NEW"]

@@ -7,16 +7,18 @@ the secret the same way and registers it for redaction before anything can log i
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Sequence
 
-from .classifier import Model, load_model
+from .classifier import Model, Prediction, load_model
 from .config import Account, Config
-from .ledger import LockBusy, Ledger, account_lock, ledger_path
+from .ledger import LockBusy, Ledger, account_lock, ledger_errors, ledger_path
 from .mailbox import Mailbox
 from .mailstore import MailboxError, MailStore
+from .message import Message
 from .runner import RunOptions, Runner, Tally
 from .secrets import SecretError, resolve_secret
 
@@ -24,16 +26,23 @@ SecretSink = Callable[[str], None]
 
 
 class ModelOnce:
-    """Loads the model on first use, so a run that finds the lock taken never pays for it."""
+    """Loads the model on first use: a run with nothing new, or one that finds the lock
+    taken, never pays for loading it."""
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
         self.model: Model | None = None
+        self._lock = threading.Lock()
 
     def get(self) -> Model:
-        if self.model is None:
-            self.model = load_model(self.directory)
-        return self.model
+        with self._lock:
+            if self.model is None:
+                self.model = load_model(self.directory)
+            return self.model
+
+    def predict(self, messages: Sequence[Message]) -> list[Prediction]:
+        """The model's predictions, loading it now if this is the first batch."""
+        return self.get().predict(messages)
 
 
 @dataclass(frozen=True)
@@ -45,9 +54,9 @@ class Session:
     secret: str
     ledger: Ledger
 
-    def connect(self) -> MailStore:
-        """A new logged-in connection to the account's server."""
-        return Mailbox.connect(self.account, self.secret)
+    def connect(self, deadline: float | None = None) -> MailStore:
+        """A new logged-in connection; every wait on it ends by `deadline` (time.monotonic())."""
+        return Mailbox.connect(self.account, self.secret, deadline)
 
 
 @contextmanager
@@ -60,7 +69,9 @@ def open_session(config: Config, account: Account, on_secret: SecretSink) -> Ite
     with account_lock(config.state_dir, account.name):
         secret = resolve_secret(account)
         on_secret(secret)
-        with Ledger(ledger_path(config.state_dir, account.name)) as ledger:
+        path = ledger_path(config.state_dir, account.name)
+        with Ledger(path) as ledger, ledger_errors(path):
+            ledger.claim(account.name)
             yield Session(config, account, secret, ledger)
 
 
@@ -86,8 +97,8 @@ def run_account(config: Config, account: Account, model: ModelOnce, options: Run
     """One `triage run` of one account; errors that belong to the account are returned."""
     try:
         with open_session(config, account, on_secret) as session:
-            runner = Runner(config, account, model.get(), session.ledger, session.connect,
-                            options, report)
+            runner = Runner(config, account, model, session.ledger,
+                            lambda: session.connect(runner.deadline), options, report)
             return AccountResult(account.name, tally=runner.run())
     except LockBusy as exc:
         return AccountResult(account.name, busy=str(exc))
