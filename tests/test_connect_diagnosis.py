@@ -203,3 +203,15 @@ def test_doctor_prints_the_diagnosis_as_a_failed_check(dovecot_account: Account,
     assert code == 4
     assert (f"FAIL test: 127.0.0.1:{port} speaks plain IMAP, not TLS: set security = "
             "\"starttls\" for this port") in out
+
+
+def test_starttls_not_offered_refuses_before_credentials(config_for, listeners: list[Listener],
+                                                         capsys) -> None:
+    server = PlainIMAP("IMAP4rev1 AUTH=PLAIN")
+    listeners.append(server)
+    code, err = run(config_for(port=server.port, security="starttls", retries=3,
+                               retry_backoff=30), capsys)
+    assert (code, err) == (4, error(
+        f"127.0.0.1:{server.port} does not offer STARTTLS; refusing to log in without encryption "
+        "(use security = \"tls\" on port 993 if it has it)"))
+    assert b"LOGIN" not in server.received.upper() and PASSWORD.encode() not in server.received
