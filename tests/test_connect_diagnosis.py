@@ -7,6 +7,10 @@ small fake listener) and asserts the exact message and exit code of `triage run`
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
 from pathlib import Path
 from typing import Iterator
 
@@ -215,3 +219,34 @@ def test_starttls_not_offered_refuses_before_credentials(config_for, listeners: 
         f"127.0.0.1:{server.port} does not offer STARTTLS; refusing to log in without encryption "
         "(use security = \"tls\" on port 993 if it has it)"))
     assert b"LOGIN" not in server.received.upper() and PASSWORD.encode() not in server.received
+
+
+def test_a_tls_port_that_never_greets_is_told_from_one_that_never_handshakes(
+        config_for, listeners: list[Listener], tmp_path: Path, capsys) -> None:
+    cert, key = certificate(tmp_path / "quiet", "DNS:localhost,IP:127.0.0.1")
+
+    class QuietTLS(TLSPort):  # like an HTTPS port: TLS works, then it waits for a request
+        def serve(self, conn: socket.socket) -> None:
+            tls = self.context.wrap_socket(conn, server_side=True)
+            while tls.recv(4096):
+                pass
+
+    server = QuietTLS(cert, key)
+    listeners.append(server)
+    code, err = run(config_for(port=server.port, ca_file=str(cert), connect_timeout=1), capsys)
+    assert (code, err) == (4, error(
+        f"127.0.0.1:{server.port}: connected, but no IMAP greeting after the TLS handshake within "
+        f"1 s (connect_timeout); is port {server.port} an IMAP port? ({USUAL})"))
+
+
+@pytest.mark.parametrize("security", ["starttls", "tls"])
+def test_the_greeting_is_awaited_for_connect_timeout_not_read_timeout(
+        security: str, config_for, listeners: list[Listener]) -> None:
+    server = Listener()
+    listeners.append(server)
+    config = config_for(port=server.port, security=security, connect_timeout=1, read_timeout=3600)
+    env = {**os.environ, PASSWORD_ENV: PASSWORD}
+    done = subprocess.run([sys.executable, "-m", "triage", "doctor", "--config", str(config)],
+                          env=env, capture_output=True, text=True, timeout=120)  # not 3600 s
+    assert done.returncode == 4
+    assert "within 1 s (connect_timeout)" in done.stdout

@@ -111,9 +111,11 @@ def _silence(account: Account) -> MailboxError:
     if not _accepts(account):
         return MailboxError(f"{_where(account)}: no answer to the connection within {seconds}: "
                             "the host is down, or a firewall drops the connection")
-    if account.security != "tls" and _speaks_tls(account):
+    tls = _speaks_tls(account)
+    if account.security != "tls" and tls:
         return _expects_tls(account)
-    what = "TLS handshake answer" if account.security == "tls" else "IMAP greeting"
+    what = ("TLS handshake answer" if not tls else "IMAP greeting after the TLS handshake"
+            ) if account.security == "tls" else "IMAP greeting"
     return SetupError(f"{_where(account)}: connected, but no {what} within {seconds}; is port "
                       f"{account.port} an IMAP port? ({_usual_ports()})")
 

@@ -80,8 +80,9 @@ class Mailbox:
         `deadline` (a `time.monotonic()` value) ends every wait on this connection;
         connect_timeout bounds the TCP connect, the TLS handshake and the greeting.
         """
-        limits = Limits(account.read_timeout, max(account.max_message_bytes + 1, MAX_LINE_BYTES),
-                        deadline, account.run_deadline)
+        limits = Limits(account.connect_timeout,  # the greeting, too, within connect_timeout
+                        max(account.max_message_bytes + 1, MAX_LINE_BYTES), deadline,
+                        account.run_deadline)
         try:
             left = limits.seconds_left()
             connect = account.connect_timeout if left is None else min(account.connect_timeout, left)
@@ -90,6 +91,7 @@ class Mailbox:
                                     timeout=SocketTimeout(connect=connect, read=account.read_timeout))
         except Exception as exc:  # noqa: BLE001 - every cause is translated into words
             raise _connect_error(account, exc) from None
+        limits.read_timeout = account.read_timeout  # every later answer within read_timeout
         try:
             if account.security == "starttls":
                 _starttls(client, account)
