@@ -132,17 +132,19 @@ def _tls_refused(account: Account, exc: ssl.SSLError) -> MailboxError:
 
 
 def _odd_greeting(account: Account, exc: BaseException) -> MailboxError:
-    """The connection opened, then closed or said something imaplib could not read."""
-    if account.security != "tls" and _speaks_tls(account):
-        return _expects_tls(account)
+    """The connection opened, then closed (transient: retried, no probe) or said something
+    imaplib could not read (look again at what it says)."""
+    reason = _short(str(exc)) or type(exc).__name__
+    if isinstance(exc, (EOFError, ConnectionResetError, BrokenPipeError)) or "EOF" in reason:
+        return MailboxError(f"{_where(account)}: the connection closed before the IMAP greeting "
+                            f"({reason})")
     try:
         first = _first_bytes(account)
     except OSError:
         first = b""
     if first and not _IMAP_GREETING.match(first):
         return _not_imap(account, first)
-    return MailboxError(f"{_where(account)}: the connection closed before the IMAP greeting "
-                        f"({_short(str(exc)) or type(exc).__name__})")
+    return MailboxError(f"{_where(account)}: the server's greeting could not be read ({reason})")
 
 
 def _classified(account: Account, first: bytes) -> MailboxError:
