@@ -17,10 +17,12 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .apply import apply_markers
 from .config import LABELS, Account, Config
+from .correct import plan_correction
 from .ledger import Correction, Ledger, ensure_private_dir
 from .mailbox import chunks
-from .mailstore import MailStore
+from .mailstore import Fetched, FolderState, MailStore, ValidityChanged
 from .message import fingerprint, parse_message
 
 log = logging.getLogger(__name__)
@@ -35,6 +37,7 @@ class Harvest:
     account: str
     learned: Counter = field(default_factory=Counter)
     unreadable: int = 0
+    remarked: int = 0  # messages whose server markers were changed to the corrected label
     missing: tuple[str, ...] = ()
 
     @property
@@ -47,6 +50,8 @@ class Harvest:
         total = sum(stored.values())
         line = (f"triage: {self.account}: {self.count} corrections learned ({found}); "
                 f"{total} in the store")
+        if self.remarked:
+            line += f"; {self.remarked} relabelled on the server"
         if self.unreadable:
             line += f"; {self.unreadable} unreadable, skipped"
         if self.missing:
@@ -130,11 +135,13 @@ class Harvester:
         return self.result
 
     def from_folder(self, label: str, folder: str) -> None:
-        """Every message that arrived in `folder` since the last harvest is a `label` example."""
-        state = self.mbox.select(folder, readonly=True)
+        """Every message that arrived in `folder` since the last harvest is a `label` example;
+        its markers become `label`'s at once (SELECTed read-write for that; fetching only peeks)."""
+        state = self.mbox.select(folder)
         last = self.ledger.watermark(folder, state.uidvalidity) or 0
         for batch in chunks(self.mbox.new_uids(last, None), self.account.batch_size):
             fetched = self.mbox.fetch(batch, self.account.max_message_bytes)
+            self.correct_markers(state, fetched, {entry.uid: label for entry in fetched})
             with self.ledger.transaction():
                 for entry in fetched:
                     self.learn(entry.raw, label, f"moved to {folder}")
@@ -157,13 +164,37 @@ class Harvester:
                 continue  # unchanged, or ambiguous (two new labels)
             label = added.pop()
             prior = self.ledger.correction(key)
-            if prior is None or prior.label != label:
+            if (prior is None or prior.label != label) and not self.ledger.forgotten(key, label):
                 wanted[uid] = label
+        if not wanted:
+            return
+        state = self._reselect(state)
         for batch in chunks(sorted(wanted), self.account.batch_size):
             fetched = self.mbox.fetch(batch, self.account.max_message_bytes)
+            self.correct_markers(state, fetched, wanted)
             with self.ledger.transaction():
                 for entry in fetched:
                     self.learn(entry.raw, wanted[entry.uid], f"keyword changed in {folder}")
+
+    def _reselect(self, examined: FolderState) -> FolderState:
+        """The folder again, read-write, so its keywords can change; its UIDs must still hold."""
+        state = self.mbox.select(examined.name)
+        if state.uidvalidity != examined.uidvalidity:
+            raise ValidityChanged(f"UIDVALIDITY of {examined.name} changed during the harvest; "
+                                  "its corrections are looked for again next run")
+        return state
+
+    def correct_markers(self, state: FolderState, fetched: list[Fetched],
+                        labels: dict[int, str]) -> None:
+        """Make the server markers of corrected messages those of their new label."""
+        actions = [a for entry in fetched for a in plan_correction(
+            entry.uid, labels[entry.uid], entry.flags, state.name, self.config,
+            state.keywords_allowed)]
+        refused = apply_markers(self.mbox, actions)
+        for uids, problem in refused:
+            log.warning("%s UIDs %s: correction learned, but its server marker was not changed: %s",
+                        state.name, uids, problem)
+        self.result.remarked += len({a.uid for a in actions} - {u for uids, _ in refused for u in uids})
 
     def learn(self, raw: bytes, label: str, source: str) -> None:
         """Store one corrected message, unless it is unreadable or already known as `label`."""
