@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass, field
+from typing import Sequence
 
 from triage.mailstore import Fetched, FolderError, FolderState, MailboxError, MailStore
 
@@ -77,12 +78,12 @@ class FakeMailbox:
         for uid in uids:
             self.folders[self.selected or "INBOX"].flags[uid].add(keyword)
 
-    def remove_keyword(self, uids: list[int], keyword: str) -> None:
+    def remove_keyword(self, uids: Sequence[int], keyword: str) -> None:
         self._maybe_fail("store")
         for uid in uids:
             self.folders[self.selected or "INBOX"].flags[uid].discard(keyword)
 
-    def threaded_replies(self, folder: str, message_ids: list[str]) -> set[str]:
+    def threaded_replies(self, folder: str, message_ids: Sequence[str]) -> set[str]:
         self._maybe_fail("search")
         texts = [raw.decode("utf-8", "replace") for raw in self.folders[folder].messages.values()]
         return {m for m in message_ids if any(

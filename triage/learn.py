@@ -13,6 +13,7 @@ import datetime as dt
 import hashlib
 import logging
 import os
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +24,7 @@ from .correct import plan_correction
 from .ledger import Correction, Ledger, ensure_private_dir
 from .mailbox import chunks
 from .mailstore import Fetched, FolderState, MailStore, ValidityChanged
-from .message import fingerprint, parse_message
+from .message import fingerprint, parse_message, valid_message_ids
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +69,7 @@ class CorrectionStore:
 
     def save(self, key: str, label: str, raw: bytes) -> Path:
         """Write the message under `label`, removing any copy of it under another label."""
-        name = hashlib.sha256(key.encode()).hexdigest()[:32] + ".eml"
+        name = _file_name(key)
         for other in LABELS:
             if other != label:
                 (self.directory / other / name).unlink(missing_ok=True)
@@ -85,10 +86,34 @@ class CorrectionStore:
         os.replace(temporary, path)
         return path
 
+    def remove(self, key: str) -> None:
+        """Delete the stored copy of this message, under whatever label."""
+        name = _file_name(key)
+        for label in LABELS:
+            (self.directory / label / name).unlink(missing_ok=True)
+
     def counts(self) -> dict[str, int]:
         """Stored corrections per label."""
         return {label: len(list((self.directory / label).glob("*.eml"))) for label in LABELS
                 if (self.directory / label).is_dir()}
+
+
+def _file_name(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()[:32] + ".eml"
+
+
+def shown_id(key: str) -> str:
+    """How a correction's message is named to the user: its Message-ID, else its fingerprint."""
+    return key[4:] if key.startswith("mid:") else key
+
+
+def correction_key(text: str) -> str | None:
+    """The fingerprint a user-given Message-ID (or `sha:` fingerprint) stands for; None if neither."""
+    text = text.strip()
+    if re.fullmatch(r"sha:[0-9a-f]{32}", text):
+        return text
+    candidate = text if text.startswith("<") else f"<{text}>"
+    return f"mid:{candidate}" if valid_message_ids(candidate) == (candidate,) else None
 
 
 def correction_folders(mbox: MailStore, account: Account) -> dict[str, str]:
@@ -187,14 +212,16 @@ class Harvester:
     def correct_markers(self, state: FolderState, fetched: list[Fetched],
                         labels: dict[int, str]) -> None:
         """Make the server markers of corrected messages those of their new label."""
-        actions = [a for entry in fetched for a in plan_correction(
-            entry.uid, labels[entry.uid], entry.flags, state.name, self.config,
-            state.keywords_allowed)]
-        refused = apply_markers(self.mbox, actions)
+        planned = {entry.uid: plan_correction(entry.uid, labels[entry.uid], entry.flags, state.name,
+                                              self.config, state.keywords_allowed)
+                   for entry in fetched}
+        refused = apply_markers(self.mbox, [a for actions in planned.values() for a in actions])
         for uids, problem in refused:
             log.warning("%s UIDs %s: correction learned, but its server marker was not changed: %s",
                         state.name, uids, problem)
-        self.result.remarked += len({a.uid for a in actions} - {u for uids, _ in refused for u in uids})
+        failed = {uid for uids, _ in refused for uid in uids}
+        self.result.remarked += sum(1 for uid, actions in planned.items()
+                                    if actions and uid not in failed)
 
     def learn(self, raw: bytes, label: str, source: str) -> None:
         """Store one corrected message, unless it is unreadable or already known as `label`."""
