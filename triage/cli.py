@@ -419,7 +419,11 @@ def cmd_report(args: argparse.Namespace) -> int:
         for report in reports:
             print("\n".join(to_text(report)))
     if args.html:
-        write_private(args.html, to_html(reports).encode())
+        try:
+            write_private(args.html, to_html(reports).encode())
+        except OSError as exc:
+            return fail(EXIT_USAGE, f"cannot write {args.html}: {exc.strerror}; choose another "
+                                    "--html FILE")
         print(f"triage: report written to {args.html}", file=sys.stderr)
     return worst
 

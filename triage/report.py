@@ -145,7 +145,7 @@ def wilson_lower(successes: int, n: int) -> float:
 
 def verdict(rows: Sequence[LabelRow]) -> str:
     """One sentence: for which labels the evidence supports turning on moves, and why not else."""
-    yes = [r for r in rows if r.moves_supported]
+    yes = [r for r in rows if r.label in RECRUITER_LABELS and r.moves_supported]
     no = [r for r in rows if r.label in RECRUITER_LABELS and not r.moves_supported]
     parts = []
     if yes:
