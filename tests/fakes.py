@@ -57,14 +57,14 @@ class FakeMailbox:
         self._maybe_fail("search")
         return sorted(u for u in self.folders[self.selected or "INBOX"].messages if u > after_uid)
 
-    def fetch(self, uids: list[int], max_bytes: int) -> list[Fetched]:
+    def fetch(self, uids: Sequence[int], max_bytes: int) -> list[Fetched]:
         self._maybe_fail("fetch")
         box = self.folders[self.selected or "INBOX"]
         return [Fetched(u, box.messages[u][:max_bytes], len(box.messages[u]),
                         tuple(sorted(box.flags[u])), len(box.messages[u]) > max_bytes)
                 for u in uids if u in box.messages]
 
-    def message_ids(self, uids: list[int]) -> dict[int, str]:
+    def message_ids(self, uids: Sequence[int]) -> dict[int, str]:
         box = self.folders[self.selected or "INBOX"]
         out = {}
         for uid in uids:
@@ -73,7 +73,7 @@ class FakeMailbox:
                 out[uid] = "\r\n".join(l for l in head.split("\r\n") if l.lower().startswith("message-id"))
         return out
 
-    def add_keyword(self, uids: list[int], keyword: str) -> None:
+    def add_keyword(self, uids: Sequence[int], keyword: str) -> None:
         self._maybe_fail("store")
         for uid in uids:
             self.folders[self.selected or "INBOX"].flags[uid].add(keyword)
@@ -90,7 +90,7 @@ class FakeMailbox:
             re.search(rf"^(In-Reply-To|References):.*{re.escape(m)}", t, re.M | re.I)
             for t in texts)}
 
-    def move(self, uids: list[int], folder: str) -> None:
+    def move(self, uids: Sequence[int], folder: str) -> None:
         self._maybe_fail("move")
         source = self.folders[self.selected or "INBOX"]
         for uid in uids:
@@ -125,7 +125,7 @@ class FakeMailbox:
             return "Drafts"
         raise FolderError("no Drafts folder")
 
-    def find_by_message_id(self, folder: str, message_ids: list[str]) -> list[int]:
+    def find_by_message_id(self, folder: str, message_ids: Sequence[str]) -> list[int]:
         self.selected, self.readonly = folder, True
         out = []
         for value in message_ids[-8:]:

@@ -84,6 +84,12 @@ def mail(n: int) -> bytes:
             ).encode()
 
 
+def message_id(raw: bytes) -> str:
+    found = re.search(rb"^Message-ID: (<[^>]+>)", raw, re.M)
+    assert found
+    return found.group(1).decode()
+
+
 def labelled(server: Server, user: str, folder: str) -> dict[str, int]:
     """Message-ID → number of triage keywords on it, for every message in the folder."""
     with client(server, user) as c:
@@ -128,7 +134,9 @@ class Watcher:
     """Polls the server and records when each Message-ID first carries a triage keyword."""
 
     def __init__(self, server: Server) -> None:
-        self.server, self.first_seen, self.counts = server, {}, {}
+        self.server = server
+        self.first_seen: dict[str, float] = {}
+        self.counts: dict[str, int] = {}
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._loop, daemon=True)
         self.thread.start()
@@ -163,9 +171,10 @@ def test_watch_covers_every_account_and_folder_and_misses_nothing(server: Server
             raw = mail(n)
             with client(server, user) as c:
                 c.append(folder, raw)
-            appended[re.search(rb"<[^>]+>", raw).group(0).decode()] = time.monotonic()
+            appended[message_id(raw)] = time.monotonic()
             time.sleep(rng.uniform(0, 0.6))
-        assert wait_until(lambda: set(appended) <= set(observer.first_seen), BOUND + 10)
+        all_seen = wait_until(lambda: set(appended) <= set(observer.first_seen), BOUND + 10)
+        assert all_seen, f"never labelled: {sorted(set(appended) - set(observer.first_seen))}"
         latency = sorted(observer.first_seen[m] - t for m, t in appended.items())
         print(f"\nwatch latency over 40 messages: median {latency[20]:.2f} s, max {latency[-1]:.2f} s")
         assert latency[-1] < BOUND, "a message waited for the interval: a wake-up was missed"
@@ -176,9 +185,9 @@ def test_watch_covers_every_account_and_folder_and_misses_nothing(server: Server
         for n, raw in enumerate(later):
             deliver_to_maildir(server, USERS[n % 2], raw, FOLDERS[(n // 2) % 2])
         time.sleep(3)
+        back = time.monotonic()  # from the start of the restart: the greeting poll may lag
         restart_dovecot(server)
-        back = time.monotonic()
-        ids = [re.search(rb"<[^>]+>", raw).group(0).decode() for raw in later]
+        ids = [message_id(raw) for raw in later]
         assert wait_until(lambda: set(ids) <= set(observer.first_seen), 60)
         resumed = min(observer.first_seen[m] for m in ids) - back
         print(f"watch resumed {resumed:.2f} s after the server came back")

@@ -13,23 +13,29 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import Callable, Protocol, Sequence
 
 from .apply import Applier
-from .classifier import UNSURE, Model, Prediction
+from .classifier import UNSURE, ModelError, Prediction
 from .config import LABELS, Account, Config
 from .correct import THREAD_NOTE, as_prediction, inherited_label, thread_fingerprints
 from .learn import CorrectionStore, Harvester
 from .ledger import Ledger, corrections_dir
 from .mailstore import (AuthError, Fetched, FolderError, FolderState, MailboxError, MailStore,
                         ProtocolError, TLSError, ValidityChanged)
-from .message import fingerprint, parse_message
+from .message import Message, fingerprint, parse_message
 from .plan import FAILURE, NEW, RECOGNISED, Draft, Item, Known, Plan, plan_failure, plan_new, \
     plan_recognised, wants_draft
 from .replies import Reply, build_reply, template_environment, template_for
 from .scan import Scan, scan_folder
 
 log = logging.getLogger(__name__)
+
+
+class Predictor(Protocol):
+    """What the runner needs of a model (the trained `Model`, or a stand-in in tests)."""
+
+    def predict(self, messages: Sequence[Message]) -> list[Prediction]: ...
 
 
 @dataclass(frozen=True)
@@ -55,6 +61,7 @@ class Tally:
     corrections: int = 0
     dry_run: bool = False
     stopped_early: bool = False
+    pending_drafts: int = 0
     skipped_folders: list[str] = field(default_factory=list)
 
     @property
@@ -76,6 +83,9 @@ class Tally:
         extra = f"; {self.recognised} already done" if self.recognised else ""
         if self.corrections:
             extra += f"; {self.corrections} corrections learned"
+        if self.pending_drafts:
+            extra += (f"; {self.pending_drafts} drafts wait for a Drafts folder (create one, or "
+                      "set drafts_folder; they are made on the next run)")
         if self.skipped_folders:
             extra += f"; not processed this run: {', '.join(self.skipped_folders)}"
         early = "; deadline reached, the rest next run" if self.stopped_early else ""
@@ -87,7 +97,7 @@ class Tally:
 class Runner:
     """Processes one account; `run()` connects (and retries), `cycle()` works on a connection."""
 
-    def __init__(self, config: Config, account: Account, model: Model, ledger: Ledger,
+    def __init__(self, config: Config, account: Account, model: Predictor, ledger: Ledger,
                  connect: Callable[[], MailStore], options: RunOptions = RunOptions(),
                  report: Callable[[str], None] = lambda _: None,
                  stop: threading.Event | None = None) -> None:
@@ -179,14 +189,37 @@ class Runner:
                     self.tally.drafts += sum(isinstance(a, Draft) for a in plan.actions)
                     self.report("would: " + plan.describe())
                 continue
+            for plan in plans:
+                log.info("%s", plan.describe())  # exactly what --dry-run prints
             applied = applier.apply(state, plans)
             self.tally.drafts += applied.drafts
+            self.tally.pending_drafts += applied.pending
             for plan in applied.plans:
                 self.tally.count(plan)
-                log.info("%s", plan.describe())
             scan.advance(self.ledger, batch)
         if not scan.todo and scan.candidates and not self.options.dry_run:
             scan.advance(self.ledger, [])
+        if not self.options.dry_run and not self.tally.pending_drafts:
+            self.make_pending_drafts(mbox, state, applier)
+
+    def make_pending_drafts(self, mbox: MailStore, state: FolderState, applier: Applier) -> None:
+        """Drafts that waited for a Drafts folder (their messages are labelled): make them now."""
+        pending = self.ledger.pending_drafts(state.name, state.uidvalidity)
+        if not pending:
+            return
+        if mbox.selected != state.name:
+            mbox.select(state.name, readonly=True)
+        fetched = {e.uid: e for e in mbox.fetch(sorted(pending), self.account.max_message_bytes)}
+        for uid, label in pending.items():
+            item = self._parse(state, fetched[uid]) if uid in fetched else None
+            reply = self._reply(item, label)[0] if item else None
+            try:
+                if item is not None and reply is not None:
+                    self.tally.drafts += applier.make_draft(item, label, reply)
+            except FolderError:
+                self.tally.pending_drafts += len(pending)
+                return
+            self.ledger.drop_pending_draft(state.name, state.uidvalidity, uid)
 
     def _note_keyword_support(self, state: FolderState) -> None:
         key = f"no-keywords:{state.name}"
@@ -254,8 +287,12 @@ class Runner:
     def _classify(self, items: list[Item]) -> list[Prediction | str]:
         """A prediction per item, or the reason it could not be classified."""
         messages = [i.message for i in items if i.message is not None]
+        if not messages:
+            return []
         try:
             return list(self.model.predict(messages))
+        except ModelError:
+            raise  # no usable model: the run stops (exit 6), nothing is marked failed
         except Exception:  # noqa: BLE001 - one at a time, to isolate the culprit
             return [self._predict_one(i) for i in items]
 
@@ -263,6 +300,8 @@ class Runner:
         try:
             assert item.message is not None
             return self.model.predict([item.message])[0]
+        except ModelError:
+            raise
         except Exception as exc:  # noqa: BLE001
             return f"classifier failed: {type(exc).__name__}"
 
