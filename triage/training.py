@@ -24,13 +24,13 @@ from .classifier import (CARD_FILE, MODEL_FILE, RECRUITER_LABELS, SEED, UNSURE, 
                          build_pipeline, load_model, save_model, versions)
 from .config import LABELS
 from .features import to_features
+from . import generations
+from .generations import PREVIOUS, RollbackError, shift_generations
 from .message import Message, ParseError, parse_message
 
 HELD_OUT_BUCKETS = 5  # one in five files is held out
 THRESHOLD_FOLDS = 5  # out-of-fold predictions for choosing thresholds
 DEFAULT_PRECISION = {"targeted": 0.97, "referral": 0.93, "mass": 0.93}
-PREVIOUS = "previous"
-GENERATIONS = 3  # models kept for rollback: previous/, previous-2/, previous-3/
 CORRECTION_WEIGHT = 8.0  # one correction weighs as much as this many corpus messages
 GATE_TOLERANCE = 0.01  # a retrain may lower the held-out macro-F1 by at most this much
 
@@ -191,7 +191,7 @@ def train(corpus: Path, model_dir: Path, *, extra: tuple[Path, ...] = (), force:
         model.card["corrections"] = correction_scores(model, yours, out_of_fold[-len(yours):])
     _gate(model_dir, held_out, scores, force)
     _gate_corrections(model.card.get("corrections"), force)
-    _shift_generations(model_dir)
+    shift_generations(model_dir)
     _keep_previous(model_dir)
     save_model(model, model_dir)
     write_report(model, model_dir, scores, extra_eval)
@@ -251,43 +251,12 @@ def _keep_previous(model_dir: Path) -> None:
             shutil.copy2(model_dir / name, previous / name)
 
 
-def generation_dirs(model_dir: Path) -> list[Path]:
-    """Where older models are kept, newest first: previous/, previous-2/, …"""
-    return [model_dir / PREVIOUS] + [model_dir / f"{PREVIOUS}-{n}" for n in range(2, GENERATIONS + 1)]
-
-
-def _shift_generations(model_dir: Path) -> None:
-    """Make room in previous/ for the model about to be replaced; the oldest is dropped."""
-    if not (model_dir / MODEL_FILE).exists():
-        return
-    dirs = generation_dirs(model_dir)
-    shutil.rmtree(dirs[-1], ignore_errors=True)
-    for newer, older in zip(reversed(dirs[:-1]), reversed(dirs[1:])):
-        if newer.exists():
-            newer.rename(older)
-
-
 def rollback(model_dir: Path) -> None:
-    """Restore the previous model; older generations move up one; the replaced model is kept
-    in rolled-back/ (so one rollback can be undone by copying it back)."""
-    dirs = generation_dirs(model_dir)
-    if not (dirs[0] / MODEL_FILE).exists():
-        raise TrainingError(f"no previous model in {dirs[0]} to roll back to")
-    undo = model_dir / "rolled-back"
-    shutil.rmtree(undo, ignore_errors=True)
-    undo.mkdir()
-    for name in MODEL_NAMES:
-        if (model_dir / name).exists():
-            shutil.move(model_dir / name, undo / name)
-        if (dirs[0] / name).exists():
-            shutil.move(dirs[0] / name, model_dir / name)
-    shutil.rmtree(dirs[0])
-    for newer, older in zip(dirs, dirs[1:]):
-        if older.exists():
-            older.rename(newer)
-
-
-MODEL_NAMES = (MODEL_FILE, CARD_FILE, "report.md", "confusion.png")
+    """Restore the previous model (see `triage.generations`)."""
+    try:
+        generations.rollback(model_dir)
+    except RollbackError as exc:
+        raise TrainingError(str(exc)) from None
 
 
 def _card(examples: list[Example], train_set: list[Example], held_out: list[Example], model: Model,
