@@ -10,6 +10,7 @@ from conftest import Account
 from test_learn_dovecot import uid_of
 from test_training import small_corpus
 from triage.cli import main
+from triage.ledger import DraftRecord, Ledger
 
 DATA = Path(__file__).resolve().parent / "data" / "corrections"
 ORIGINAL, PARAPHRASE, REPLY = (DATA / f"agency-roles{s}.eml" for s in ("", "-paraphrase", "-reply"))
@@ -98,11 +99,15 @@ def test_report_tells_sent_deleted_and_waiting_drafts_apart(dovecot_account: Acc
         c.select_folder("Drafts")
         c.delete_messages([sorted(drafts)[1]])
         c.expunge()
+    with Ledger(account.tmp / "state" / "test.sqlite") as ledger:  # ids holding IMAP syntax
+        for n, hostile in enumerate(["<a(b@x>", "<x{5}@y>", '<q"uote@z> OR ALL', "<ü@x>"]):
+            ledger.record_draft(DraftRecord(f"<hostile-{n}@triage>", f"mid:{hostile}", "Drafts",
+                                            None, "s", "R", "C", "targeted"))
     page = tmp_path / "r.html"
     assert main(["report", "--config", config, "--html", str(page)]) == 0
     out = capsys.readouterr().out
-    assert "drafts: 1 sent, 1 deleted unsent, 1 waiting, 0 unknown" in out, out
+    assert "drafts: 1 sent, 5 deleted unsent, 1 waiting, 0 unknown" in out, out
     tables = Tables()
     tables.feed(page.read_text())
     assert tables.cells["drafts"] == ["sent", "deleted unsent", "waiting", "unknown",
-                                      "1", "1", "1", "0"]
+                                      "1", "5", "1", "0"]
