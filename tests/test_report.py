@@ -150,6 +150,20 @@ def test_bad_days_are_refused(tmp_path, days, capsys) -> None:
     assert exit_.value.code == 2 and "days" in capsys.readouterr().err
 
 
+def test_an_unreachable_server_leaves_draft_outcomes_unknown_not_silent(tmp_path, capsys,
+                                                                       monkeypatch) -> None:
+    path, config = make_config(tmp_path)
+    path.write_text(path.read_text().replace('security = "plain"', 'security = "plain"\nport = 1'))
+    monkeypatch.setenv("X", "secret-password")
+    with Ledger(config.state_dir / "t.sqlite") as ledger:
+        seed(ledger, time.time())
+    assert main(["report", "--config", str(path)]) == 4
+    captured = capsys.readouterr()
+    assert "drafts: 0 sent, 0 deleted unsent, 0 waiting, 3 unknown" in captured.out
+    assert "note: draft outcomes unknown:" in captured.out and "triage: error: t:" in captured.err
+    assert "secret-password" not in captured.out + captured.err
+
+
 def test_unwritable_html_is_one_line(tmp_path, capsys) -> None:
     path, config = make_config(tmp_path)
     Ledger(config.state_dir / "t.sqlite").close()

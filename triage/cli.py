@@ -411,10 +411,11 @@ def cmd_report(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     reports, worst = [], EXIT_OK
     for account in _accounts(config, args.account):
-        report, code = account_report(config, account, args.days, not args.no_server,
-                                      Redactor.secrets.add)
+        report, error = account_report(config, account, args.days, not args.no_server,
+                                       Redactor.secrets.add)
         reports.append(report)
-        worst = max(worst, code)
+        if error is not None:
+            worst = max(worst, account_failure(account.name, error))
     if args.json:
         print(to_json(reports))
     else:

@@ -3,7 +3,6 @@ its drafts. The only part of `triage report` that touches files and the network.
 
 from __future__ import annotations
 
-import logging
 import os
 import time
 from pathlib import Path
@@ -16,13 +15,11 @@ from .mailstore import MailboxError
 from .report import Report, build_report, draft_outcomes
 from .secrets import SecretError, resolve_secret
 
-log = logging.getLogger(__name__)
-EXIT_OK, EXIT_AUTH, EXIT_CONNECTION = 0, 3, 4  # as cli.py documents them
-
 
 def account_report(config: Config, account: Account, days: int, ask_server: bool,
-                   on_secret: Callable[[str], None], now: float | None = None) -> tuple[Report, int]:
-    """The account's report and an exit code (non-zero when the server could not be asked).
+                   on_secret: Callable[[str], None], now: float | None = None
+                   ) -> tuple[Report, SecretError | MailboxError | None]:
+    """The account's report, and why the server could not be asked about drafts (if so).
 
     Reads the ledger only, so it needs no lock and may run while `triage run` does."""
     now = time.time() if now is None else now
@@ -31,17 +28,15 @@ def account_report(config: Config, account: Account, days: int, ask_server: bool
         decided = ledger.decided_since(since)
         corrections = ledger.corrections(limit=1_000_000)
         drafts = ledger.drafts_since(since)
-    outcomes, note, code = None, "", EXIT_OK
+    outcomes, note, error = None, "", None
     if not ask_server:
         note = "draft outcomes not looked up (--no-server)"
     elif drafts:
         try:
             outcomes = _outcomes(account, drafts, on_secret)
         except (SecretError, MailboxError) as exc:
-            note = f"draft outcomes unknown: {exc}"
-            log.error("%s: %s", account.name, note)
-            code = EXIT_AUTH if isinstance(exc, SecretError) else EXIT_CONNECTION
-    return build_report(account.name, decided, corrections, drafts, outcomes, days, now, note), code
+            note, error = f"draft outcomes unknown: {exc}", exc
+    return build_report(account.name, decided, corrections, drafts, outcomes, days, now, note), error
 
 
 def _outcomes(account: Account, drafts: list, on_secret: Callable[[str], None]) -> dict[str, str]:
