@@ -25,7 +25,8 @@ CORRECTIONS = 20
 EARLIER = 0.6  # the first 60% of the user's mail is where the corrections come from
 
 
-def one_user(seed: int, shipped: Model, mail: list[Example]) -> tuple[float, float, float, int]:
+def one_user(seed: int, shipped: Model, mail: list[Example], corpus: Path = ROOT / "training_data"
+             ) -> tuple[float, float, float, int]:
     """Later-mail accuracy before and after, the new held-out macro-F1, and mistakes corrected."""
     order = sorted(mail, key=lambda e: e.path.name)
     random.Random(seed).shuffle(order)
@@ -45,7 +46,7 @@ def one_user(seed: int, shipped: Model, mail: list[Example]) -> tuple[float, flo
         for e in chosen:
             (store / e.label).mkdir(parents=True, exist_ok=True)
             shutil.copy(e.path, store / e.label / e.path.name)
-        new = train(ROOT / "training_data", Path(tmp) / "models", extra=(store,))
+        new = train(corpus, Path(tmp) / "models", extra=(store,))
     return accuracy(shipped, later), accuracy(new, later), new.card["held_out"]["macro_f1"], mistakes
 
 

@@ -6,6 +6,7 @@ import dataclasses
 import hashlib
 import json
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -77,12 +78,19 @@ def test_the_held_out_gate_allows_a_point_and_no_more(tmp_path) -> None:
     _gate(tmp_path / "m", held_out, far, force=True)
 
 
-def test_the_correction_gate_names_what_it_missed_and_yields_to_force() -> None:
-    scores = {"count": 4, "labelled_as_corrected": 3, "missed": ["a.eml (mass, now other)"]}
-    with pytest.raises(TrainingError, match=r"1 of your 4 .*a\.eml \(mass, now other\)"):
-        _gate_corrections(scores, force=False)
-    _gate_corrections(scores, force=True)
-    _gate_corrections({"count": 4, "labelled_as_corrected": 4, "missed": []}, force=False)
+def test_the_correction_gate_refuses_only_a_step_back_on_your_corrections(tmp_path) -> None:
+    corpus = small_corpus(tmp_path, 30)
+    store, chosen = corrections_from(tmp_path, "mass", "targeted", 3)
+    train(corpus, tmp_path / "m", extra=(store,))
+    assert label_of(tmp_path / "m", chosen) == ["targeted"] * 3
+    yours = load_corpus(store)
+    worse = {"count": 3, "labelled_as_corrected": 2, "missed": ["x.eml (targeted, now mass)"]}
+    with pytest.raises(TrainingError, match=r"labels 2 of your 3 .* the current one 3 .*x\.eml"):
+        _gate_corrections(tmp_path / "m", yours, worse, force=False)
+    _gate_corrections(tmp_path / "m", yours, worse, force=True)
+    _gate_corrections(tmp_path / "none", yours, worse, force=False), "a first model: reported only"
+    shutil.copytree(ROOT / "models", tmp_path / "shipped")  # labels none of them as corrected
+    _gate_corrections(tmp_path / "shipped", yours, worse, force=False)
 
 
 def test_rollback_walks_back_through_several_generations(tmp_path) -> None:
@@ -106,3 +114,17 @@ def test_rollback_walks_back_through_several_generations(tmp_path) -> None:
     with pytest.raises(TrainingError, match="no previous model"):
         rollback(models)
     assert card_hash(models) == hashes[1]
+
+
+def test_twenty_corrections_raise_accuracy_on_the_users_later_mail(tmp_path) -> None:
+    """bench/corrections.py in small: eval_data as one user's mail, 20 corrections of the
+    earlier part (the model's mistakes first), a smaller corpus to keep it quick."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    import corrections as bench
+    corpus = small_corpus(tmp_path, 80)
+    baseline = train(corpus, tmp_path / "base")
+    before, after, held_out, mistakes = bench.one_user(0, baseline, load_corpus(ROOT / "eval_data"),
+                                                       corpus)
+    assert mistakes == bench.CORRECTIONS, "all twenty are real mistakes"
+    assert after > before, (before, after, held_out)
+    assert held_out >= baseline.card["held_out"]["macro_f1"] - GATE_TOLERANCE

@@ -315,6 +315,13 @@ def cmd_train(args: argparse.Namespace) -> int:
             f"held-out macro-F1 {held['macro_f1']:.4f} on {held['count']}")
     if "independent" in model.card:
         line += f"; independent macro-F1 {model.card['independent']['macro_f1']:.4f}"
+    fixes = model.card.get("corrections")
+    if fixes:
+        line += (f"; {fixes['labelled_as_corrected']} of your {fixes['count']} corrections "
+                 f"labelled as you did ({fixes['cross_validated_accuracy']:.0%} when held out)")
+        if fixes["missed"]:
+            print(f"triage: warning: still labelled otherwise: {'; '.join(fixes['missed'])}",
+                  file=sys.stderr)
     print(f"{line}; thresholds {model.thresholds}; {time.monotonic() - started:.0f} s; "
           f"report: {args.models / 'report.md'}")
     return EXIT_OK

@@ -31,7 +31,8 @@ from .message import Message, ParseError, parse_message
 HELD_OUT_BUCKETS = 5  # one in five files is held out
 THRESHOLD_FOLDS = 5  # out-of-fold predictions for choosing thresholds
 DEFAULT_PRECISION = {"targeted": 0.97, "referral": 0.93, "mass": 0.93}
-CORRECTION_WEIGHT = 8.0  # one correction weighs as much as this many corpus messages
+CORRECTION_WEIGHT = 8.0  # at most, one correction weighs as much as this many corpus messages
+CORRECTION_SHARE = 0.1  # and all of them together at most this share of the corpus (never < 1 each)
 GATE_TOLERANCE = 0.01  # a retrain may lower the held-out macro-F1 by at most this much
 
 
@@ -179,7 +180,8 @@ def train(corpus: Path, model_dir: Path, *, extra: tuple[Path, ...] = (), force:
     shipped = [e for e in examples if e.path.resolve().is_relative_to(corpus_root)]
     train_set = [e for e in shipped if not e.held_out] + yours  # corrections: never held out
     held_out = [e for e in shipped if e.held_out]
-    weights = [1.0] * (len(train_set) - len(yours)) + [CORRECTION_WEIGHT] * len(yours)
+    weight = correction_weight(len(train_set) - len(yours), len(yours))
+    weights = [1.0] * (len(train_set) - len(yours)) + [weight] * len(yours)
     model, out_of_fold = fit_with_folds(train_set, targets, progress, weights if yours else None,
                                         len(yours))
     progress(f"evaluating on {len(held_out)} held-out messages")
@@ -188,9 +190,10 @@ def train(corpus: Path, model_dir: Path, *, extra: tuple[Path, ...] = (), force:
     model.card = _card(examples, train_set, held_out, model, scores, extra_eval, targets)
     if yours:
         model.card["extra_examples"] = len(yours)
-        model.card["corrections"] = correction_scores(model, yours, out_of_fold[-len(yours):])
+        model.card["corrections"] = correction_scores(model, yours, out_of_fold[-len(yours):],
+                                                     weight)
     _gate(model_dir, held_out, scores, force)
-    _gate_corrections(model.card.get("corrections"), force)
+    _gate_corrections(model_dir, yours, model.card.get("corrections"), force)
     shift_generations(model_dir)
     _keep_previous(model_dir)
     save_model(model, model_dir)
@@ -198,26 +201,46 @@ def train(corpus: Path, model_dir: Path, *, extra: tuple[Path, ...] = (), force:
     return model
 
 
-def correction_scores(model: Model, yours: list[Example], out_of_fold: list[str]) -> dict:
+def correction_weight(corpus: int, corrections: int) -> float:
+    """A handful of corrections weigh up to CORRECTION_WEIGHT each; many share CORRECTION_SHARE
+    of the corpus's weight, so they never drown it (measured: 20 corrections at 8 each on a
+    320-message corpus cut later-mail accuracy from 0.72 to 0.65)."""
+    if corrections == 0:
+        return 1.0
+    return round(max(1.0, min(CORRECTION_WEIGHT, CORRECTION_SHARE * corpus / corrections)), 3)
+
+
+def correction_scores(model: Model, yours: list[Example], out_of_fold: list[str],
+                      weight: float) -> dict:
     """How the user's corrections fare: cross-validated (each predicted by a model that did not
     learn it: how well corrections carry over to new mail) and as learned by the new model."""
     learned = [p.label for p in model.predict([e.message for e in yours])]
     missed = [f"{e.path.name} ({e.label}, now {p})" for e, p in zip(yours, learned) if p != e.label]
-    return {"count": len(yours), "weight": CORRECTION_WEIGHT,
+    return {"count": len(yours), "weight": weight,
             "cross_validated_accuracy": round(sum(p == e.label for e, p in zip(yours, out_of_fold))
                                               / len(yours), 4),
             "labelled_as_corrected": len(yours) - len(missed), "missed": missed[:5]}
 
 
-def _gate_corrections(scores: dict | None, force: bool) -> None:
-    """Refuse a model that still labels a corrected message otherwise (unless forced)."""
-    if force or not scores or not scores["missed"]:
+def _gate_corrections(model_dir: Path, yours: list[Example], scores: dict | None,
+                      force: bool) -> None:
+    """Refuse a model that labels fewer of the corrected messages as corrected than the current
+    one does (unless forced). Misses stay in the card, and `triage train` names them: a message
+    the model has no vocabulary for can be unlearnable, and must not block every retrain."""
+    if force or not scores or not scores["missed"] or not (model_dir / MODEL_FILE).exists():
         return
-    missed = scores["count"] - scores["labelled_as_corrected"]
-    raise TrainingError(f"the new model still labels {missed} of your {scores['count']} corrected "
-                        f"messages otherwise ({'; '.join(scores['missed'])}); kept the current "
-                        "model. Check them with `triage learn --list` (undo one with `triage learn "
-                        "--forget MESSAGE-ID`), or use --force to replace it anyway")
+    try:
+        current = load_model(model_dir)
+    except ModelError:
+        return
+    before = sum(p.label == e.label for p, e in zip(current.predict([e.message for e in yours]),
+                                                     yours))
+    if scores["labelled_as_corrected"] < before:
+        raise TrainingError(f"the new model labels {scores['labelled_as_corrected']} of your "
+                            f"{scores['count']} corrected messages as you did, the current one "
+                            f"{before} ({'; '.join(scores['missed'])}); kept the current model. "
+                            "Check them with `triage learn --list` (undo one with `triage learn "
+                            "--forget MESSAGE-ID`), or use --force to replace it anyway")
 
 
 def _check_counts(examples: list[Example], corpus: Path) -> None:
