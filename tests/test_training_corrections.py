@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import importlib
 import json
 import shutil
 import sys
@@ -88,7 +89,7 @@ def test_the_correction_gate_refuses_only_a_step_back_on_your_corrections(tmp_pa
     with pytest.raises(TrainingError, match=r"labels 2 of your 3 .* the current one 3 .*x\.eml"):
         _gate_corrections(tmp_path / "m", yours, worse, force=False)
     _gate_corrections(tmp_path / "m", yours, worse, force=True)
-    _gate_corrections(tmp_path / "none", yours, worse, force=False), "a first model: reported only"
+    _gate_corrections(tmp_path / "none", yours, worse, force=False)  # a first model: reported only
     shutil.copytree(ROOT / "models", tmp_path / "shipped")  # labels none of them as corrected
     _gate_corrections(tmp_path / "shipped", yours, worse, force=False)
 
@@ -120,7 +121,7 @@ def test_twenty_corrections_raise_accuracy_on_the_users_later_mail(tmp_path) -> 
     """bench/corrections.py in small: eval_data as one user's mail, 20 corrections of the
     earlier part (the model's mistakes first), a smaller corpus to keep it quick."""
     sys.path.insert(0, str(ROOT / "bench"))
-    import corrections as bench
+    bench = importlib.import_module("corrections")
     corpus = small_corpus(tmp_path, 80)
     baseline = train(corpus, tmp_path / "base")
     before, after, held_out, mistakes = bench.one_user(0, baseline, load_corpus(ROOT / "eval_data"),
