@@ -12,7 +12,7 @@ import logging
 import threading
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable, Protocol, Sequence
 
 from .apply import Applier
@@ -101,7 +101,9 @@ class Runner:
                  connect: Callable[[], MailStore], options: RunOptions = RunOptions(),
                  report: Callable[[str], None] = lambda _: None,
                  stop: threading.Event | None = None) -> None:
-        self.config, self.account, self.model, self.ledger = config, account, model, ledger
+        # the account's own identity ([accounts.me] over [me]) drafts and is "me" for this run
+        self.config = replace(config, me=account.identity or config.me)
+        self.account, self.model, self.ledger = account, model, ledger
         self.connect, self.options, self.report = connect, options, report
         self.stop = stop or threading.Event()
         self.tally = Tally(account.name, dry_run=options.dry_run)
@@ -309,7 +311,8 @@ class Runner:
                   prediction: Prediction, reason: str = "") -> Plan:
         reply, problem = self._reply(item, prediction.label)
         known = Known(thread_answered=self._thread_answered(mbox, item, prediction.label),
-                      draft_recorded=bool(reply and self.ledger.draft_for(reply.message_id)))
+                      draft_recorded=bool(reply and any(self.ledger.draft_for(known)
+                                                        for known in reply.known_ids)))
         return plan_new(item, prediction, known, self.config, state.keywords_allowed, reply, problem,
                         reason)
 
