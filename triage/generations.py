@@ -43,7 +43,7 @@ def rollback(model_dir: Path) -> None:
         raise RollbackError(f"no previous model in {dirs[0]} to roll back to")
     undo = model_dir / "rolled-back"
     shutil.rmtree(undo, ignore_errors=True)
-    undo.mkdir()
+    undo.mkdir(mode=0o700)
     for name in MODEL_NAMES:
         if (model_dir / name).exists():
             shutil.move(model_dir / name, undo / name)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
-import os
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -25,6 +24,7 @@ from .ledger import Correction, Ledger, ensure_private_dir
 from .mailbox import chunks
 from .mailstore import Fetched, FolderState, MailStore, ValidityChanged
 from .message import fingerprint, parse_message, valid_message_ids
+from .statefiles import atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -77,13 +77,7 @@ class CorrectionStore:
         ensure_private_dir(self.directory)
         ensure_private_dir(folder)
         path = folder / name
-        temporary = folder / f".{name}.tmp"
-        fd = os.open(temporary, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as out:
-            out.write(raw)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temporary, path)
+        atomic_write(path, raw, 0o600)
         return path
 
     def remove(self, key: str) -> None:

@@ -381,14 +381,25 @@ def _login(client: IMAPClient, account: Account, secret: str) -> None:
                 client.oauth2_login(account.username, secret)
             elif account.auth == "oauthbearer":
                 client.oauthbearer_login(account.username, secret)
-            else:
+            elif secret.isascii():
                 client.login(account.username, secret)
+            else:
+                _login_utf8(client, account, secret)
         except (LoginError, imaplib.IMAP4.error) as exc:
             if isinstance(exc, imaplib.IMAP4.abort):
                 raise
             raise AuthError(f"{account.host} refused the login for {account.username!r} "
                             f"({_reason(exc)}); check the password source of account "
                             f"{account.name!r}") from None
+
+
+def _login_utf8(client: IMAPClient, account: Account, secret: str) -> None:
+    """LOGIN can carry only ASCII; SASL PLAIN carries UTF-8. Never let the secret reach an
+    encoding error (its message would quote the character)."""
+    if not client.has_capability("AUTH=PLAIN"):
+        raise AuthError(f"the password of account {account.name!r} has non-ASCII characters and "
+                        f"{account.host} offers no AUTH=PLAIN to send them; use an ASCII password")
+    client.plain_login(account.username, secret)
 
 
 def _reason(exc: BaseException) -> str:

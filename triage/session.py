@@ -15,7 +15,7 @@ from typing import Callable, Iterator, Sequence
 
 from .classifier import Model, Prediction, load_model
 from .config import Account, Config
-from .ledger import LockBusy, Ledger, account_lock, ledger_path
+from .ledger import LockBusy, Ledger, account_lock, ledger_errors, ledger_path
 from .mailbox import Mailbox
 from .mailstore import MailboxError, MailStore
 from .message import Message
@@ -69,7 +69,9 @@ def open_session(config: Config, account: Account, on_secret: SecretSink) -> Ite
     with account_lock(config.state_dir, account.name):
         secret = resolve_secret(account)
         on_secret(secret)
-        with Ledger(ledger_path(config.state_dir, account.name)) as ledger:
+        path = ledger_path(config.state_dir, account.name)
+        with Ledger(path) as ledger, ledger_errors(path):
+            ledger.claim(account.name)
             yield Session(config, account, secret, ledger)
 
 
