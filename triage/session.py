@@ -54,9 +54,9 @@ class Session:
     secret: str
     ledger: Ledger
 
-    def connect(self) -> MailStore:
-        """A new logged-in connection to the account's server."""
-        return Mailbox.connect(self.account, self.secret)
+    def connect(self, deadline: float | None = None) -> MailStore:
+        """A new logged-in connection; every wait on it ends by `deadline` (time.monotonic())."""
+        return Mailbox.connect(self.account, self.secret, deadline)
 
 
 @contextmanager
@@ -97,8 +97,8 @@ def run_account(config: Config, account: Account, model: ModelOnce, options: Run
     """One `triage run` of one account; errors that belong to the account are returned."""
     try:
         with open_session(config, account, on_secret) as session:
-            runner = Runner(config, account, model, session.ledger, session.connect,
-                            options, report)
+            runner = Runner(config, account, model, session.ledger,
+                            lambda: session.connect(runner.deadline), options, report)
             return AccountResult(account.name, tally=runner.run())
     except LockBusy as exc:
         return AccountResult(account.name, busy=str(exc))
