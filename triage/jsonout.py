@@ -43,9 +43,9 @@ def run_problem(account: str, status: str, detail: str, exit_code: int) -> Recor
             detail, "exit_code": exit_code}
 
 
-def decision(account: str, record: Decision) -> Record:
-    """One ledger decision (`triage log --json`)."""
-    return {"account": account, **asdict(record)}
+def decision(account: str, record: Decision, corrected_to: str | None = None) -> Record:
+    """One ledger decision (`triage log --json`); `corrected_to`: the label you gave it."""
+    return {"account": account, **asdict(record), "corrected_to": corrected_to}
 
 
 def draft(account: str, record: DraftRecord) -> Record:
