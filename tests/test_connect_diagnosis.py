@@ -250,3 +250,4 @@ def test_the_greeting_is_awaited_for_connect_timeout_not_read_timeout(
                           env=env, capture_output=True, text=True, timeout=120)  # not 3600 s
     assert done.returncode == 4
     assert "within 1 s (connect_timeout)" in done.stdout
+

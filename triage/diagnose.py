@@ -10,6 +10,7 @@ control characters before it reaches a message.
 
 from __future__ import annotations
 
+import errno
 import imaplib
 import re
 import socket
@@ -24,6 +25,7 @@ BANNER_CHARS = 60  # of a non-IMAP greeting, quoted in the message
 _IMAP_GREETING = re.compile(rb"^\* (OK|PREAUTH|BYE)\b", re.IGNORECASE)
 _EXPIRED, _NOT_YET_VALID = 10, 9  # OpenSSL X509_V_ERR_* codes
 _WRONG_NAME = (62, 64)  # hostname mismatch, IP address mismatch
+_UNREACHABLE = (errno.ENETUNREACH, errno.EHOSTUNREACH, errno.EADDRNOTAVAIL)
 
 
 def connect_failure(account: Account, exc: BaseException) -> MailboxError:
@@ -36,6 +38,9 @@ def connect_failure(account: Account, exc: BaseException) -> MailboxError:
         return MailboxError(f"{_where(account)}: connection refused: nothing listens on port "
                             f"{account.port}; check port of account {account.name!r} "
                             f"({_usual_ports()}) and that the server runs")
+    if isinstance(exc, OSError) and exc.errno in _UNREACHABLE:
+        return MailboxError(f"{_where(account)}: cannot reach the host ({exc.strerror}); check "
+                            f"this machine's network, or host of account {account.name!r}")
     if isinstance(exc, ssl.SSLCertVerificationError):
         return certificate_problem(account, exc)
     if isinstance(exc, (socket.timeout, TimeoutError)):
