@@ -222,7 +222,7 @@ def test_a_stall_mid_fetch_ends_the_run_and_the_next_run_resumes(dovecot_account
     try:
         code = run_via(dovecot_account, proxy.port, read_timeout=1.0, retries=1)
         assert code == 4 and time.monotonic() - started < 15
-        assert "connected, but no IMAP greeting within 1 s (connect_timeout)" in capsys.readouterr().err
+        assert "did not answer in time" in capsys.readouterr().err
         proxy.default = Rule()
         assert run_via(dovecot_account, proxy.port) == 0
     finally:
