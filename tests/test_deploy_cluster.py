@@ -138,3 +138,4 @@ def test_the_wheel_step_as_written_builds_an_installable_wheel(tmp_path: Path) -
         assert "triage = triage.cli:main" in archive.read(entry_points).decode()
     assert {"triage/cli.py", "triage/mailbox.py", "triage/config.sample.toml"} <= names
     assert any(n.startswith("triage/templates/") for n in names)
+    assert {"triage/models/model_card.json", "triage/models/model.joblib"} <= names  # runs as is
