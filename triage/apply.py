@@ -47,6 +47,9 @@ class Applier:
         for plan in plans:
             plan, added, waits = self._drafts_of(plan)
             drafts += added
+            if waits:  # the message stays where its pending draft will look for it
+                plan = replace(plan, actions=tuple(a for a in plan.actions
+                                                   if not isinstance(a, Move)))
             done.append(plan)
             pending += [plan] if waits else []
         self._reselect(state)

@@ -15,7 +15,7 @@ from collections import Counter
 from dataclasses import dataclass, field, replace
 from typing import Callable, Protocol, Sequence
 
-from .apply import Applier
+from .apply import Applier, apply_markers
 from .classifier import UNSURE, ModelError, Prediction
 from .config import LABELS, Account, Config
 from .correct import THREAD_NOTE, as_prediction, inherited_label, thread_fingerprints
@@ -24,8 +24,8 @@ from .ledger import Ledger, corrections_dir
 from .mailstore import (AuthError, DeadlineError, Fetched, FolderError, FolderState, MailboxError,
                         MailStore, ProtocolError, ServerFault, TLSError, ValidityChanged)
 from .message import Message, fingerprint, parse_message
-from .plan import FAILURE, NEW, RECOGNISED, Draft, Item, Known, Plan, plan_failure, plan_new, \
-    plan_recognised, wants_draft
+from .plan import FAILURE, NEW, RECOGNISED, Draft, Item, Known, Move, Plan, label_action, \
+    plan_failure, plan_new, plan_recognised, wants_draft
 from .replies import Reply, build_reply, template_environment, template_for
 from .scan import Scan, scan_folder
 
@@ -213,16 +213,30 @@ class Runner:
         if mbox.selected != state.name:
             mbox.select(state.name, readonly=True)
         fetched = {e.uid: e for e in mbox.fetch(sorted(pending), self.account.max_message_bytes)}
+        moves: list[Move] = []
         for uid, label in pending.items():
             item = self._parse(state, fetched[uid]) if uid in fetched else None
             reply = self._reply(item, label)[0] if item else None
+            if item is None or reply is None:
+                log.warning("%s UID %d: the pending draft is dropped: %s", state.name, uid,
+                            "the message is gone" if item is None else "no reply can be built")
             try:
                 if item is not None and reply is not None:
                     self.tally.drafts += applier.make_draft(item, label, reply)
             except FolderError:
                 self.tally.pending_drafts += len(pending)
                 return
+            except ProtocolError as exc:  # this draft's problem: it waits, the run goes on
+                log.error("%s UID %d: pending draft not made: %s", state.name, uid, exc)
+                self.tally.pending_drafts += 1
+                continue
+            destination = label_action(self.config, label).move_to
+            if destination and item is not None:
+                moves.append(Move(uid, destination))  # held back while the draft waited
             self.ledger.drop_pending_draft(state.name, state.uidvalidity, uid)
+        if moves:
+            applier._reselect(state)
+            apply_markers(mbox, moves)
 
     def _note_keyword_support(self, state: FolderState) -> None:
         key = f"no-keywords:{state.name}"

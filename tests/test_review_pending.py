@@ -1,0 +1,56 @@
+"""Drafts that waited for a Drafts folder: never lost, never stopping the run (review findings)."""
+
+from __future__ import annotations
+
+from fakes import FakeFolder, FakeMailbox
+from test_runner import mail, runner
+from triage.config import parse_config
+from triage.ledger import Ledger
+from triage.mailstore import ProtocolError
+
+
+def _config(tmp_path, labels=None, folders=("INBOX",)):
+    return parse_config({"accounts": [{"name": "t", "host": "127.0.0.1", "security": "plain",
+                                       "username": "u", "password_env": "X",
+                                       "folders": list(folders)}],
+                         "me": {"name": "Dana Smith", "email": "dana@example.com"},
+                         "labels": labels or {},
+                         "state": {"dir": str(tmp_path / "state")}}, tmp_path / "c.toml")
+
+
+def test_a_pending_draft_of_a_moved_message_is_made_once_drafts_exists(tmp_path) -> None:
+    config = _config(tmp_path, {"targeted": {"move_to": "Recruiting"}})
+    box = FakeMailbox(special_drafts=False)
+    del box.folders["Drafts"]
+    box.folders["Recruiting"] = FakeFolder(3000)
+    box.deliver(mail(1, "targeted"))
+    with Ledger(tmp_path / "l.sqlite") as ledger:
+        first = runner(config, box, ledger).run()
+        assert first.pending_drafts == 1
+        box.folders["Drafts"] = FakeFolder(2000)  # the user creates it
+        second = runner(config, box, ledger).run()
+        assert second.drafts == 1
+        assert len(box.folders["Drafts"].messages) == 1
+        assert ledger.pending_drafts("INBOX", 1000) == {}
+    # the label's move still happens, after the draft
+    assert list(box.folders["Recruiting"].messages) and not box.folders["INBOX"].messages
+
+
+def test_a_refused_append_of_a_pending_draft_does_not_stop_the_run(tmp_path, monkeypatch) -> None:
+    config = _config(tmp_path, folders=("INBOX", "Other"))
+    box = FakeMailbox(special_drafts=False)
+    del box.folders["Drafts"]
+    box.folders["Other"] = FakeFolder(4000)
+    box.deliver(mail(1, "targeted"))
+    with Ledger(tmp_path / "l.sqlite") as ledger:
+        runner(config, box, ledger).run()
+        box.folders["Drafts"] = FakeFolder(2000)
+        box.deliver(mail(2, "mass"), "Other")
+
+        def refuse(folder, raw, keyword=None):
+            raise ProtocolError("APPEND refused: NO [OVERQUOTA] (injected)")
+
+        monkeypatch.setattr(box, "append_draft", refuse)
+        tally = runner(config, box, ledger).run()  # must not raise
+        assert tally.labels["mass"] == 1  # the next folder was still processed
+        assert ledger.pending_drafts("INBOX", 1000) == {1: "targeted"}  # kept for the next run
