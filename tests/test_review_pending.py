@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from fakes import FakeFolder, FakeMailbox
-from test_runner import mail, runner
+from test_runner import KeywordModel, mail, runner
+from triage.runner import RunOptions, Runner
 from triage.config import parse_config
 from triage.ledger import Ledger
 from triage.mailstore import ProtocolError
@@ -54,3 +55,22 @@ def test_a_refused_append_of_a_pending_draft_does_not_stop_the_run(tmp_path, mon
         tally = runner(config, box, ledger).run()  # must not raise
         assert tally.labels["mass"] == 1  # the next folder was still processed
         assert ledger.pending_drafts("INBOX", 1000) == {1: "targeted"}  # kept for the next run
+
+
+def test_a_dry_run_looks_at_every_batch_in_its_own_folder(tmp_path) -> None:
+    """The Sent look-up of a reply must not leave the next batch fetching from Sent."""
+    config = parse_config({"accounts": [{"name": "t", "host": "127.0.0.1", "security": "plain",
+                                         "username": "u", "password_env": "X", "batch_size": 1}],
+                           "me": {"name": "Dana Smith", "email": "dana@example.com"},
+                           "state": {"dir": str(tmp_path / "state")}}, tmp_path / "c.toml")
+    box = FakeMailbox()
+    box.folders["Sent"] = FakeFolder(4000)
+    box.deliver(mail(1, "targeted", "In-Reply-To: <someone@example.org>\r\n"))
+    box.deliver(mail(2, "mass"))
+    box.deliver(mail(3, "other"))
+    lines: list[str] = []
+    with Ledger(tmp_path / "l.sqlite") as ledger:
+        Runner(config, config.accounts[0], KeywordModel(), ledger, lambda: box,
+               RunOptions(dry_run=True), lines.append).run()
+    assert [line.split(":")[1].strip() for line in lines] == ["INBOX UID 1", "INBOX UID 2",
+                                                              "INBOX UID 3"]

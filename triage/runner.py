@@ -249,6 +249,11 @@ class Runner:
     # -- fetch, parse, classify, plan ----------------------------------------------------
     def decide(self, mbox: MailStore, state: FolderState, uids: list[int]) -> list[Plan]:
         """The plan for each of these UIDs; nothing is changed yet."""
+        if mbox.selected != state.name:  # a Sent or Drafts look-up moved away (dry run: no apply)
+            now = mbox.select(state.name, readonly=self.options.dry_run)
+            if now.uidvalidity != state.uidvalidity:
+                raise ValidityChanged(f"UIDVALIDITY of {state.name} changed during the run; the "
+                                      "next run re-scans it")
         items = [self._parse(state, entry) for entry in mbox.fetch(uids, self.account.max_message_bytes)]
         done = self.ledger.done_fingerprints([i.fingerprint for i in items if i.message])
         done.update(self.ledger.corrected_labels(list(done)))  # the user's label wins
