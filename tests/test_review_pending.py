@@ -74,3 +74,18 @@ def test_a_dry_run_looks_at_every_batch_in_its_own_folder(tmp_path) -> None:
                RunOptions(dry_run=True), lines.append).run()
     assert [line.split(":")[1].strip() for line in lines] == ["INBOX UID 1", "INBOX UID 2",
                                                               "INBOX UID 3"]
+
+
+def test_a_message_the_server_never_returns_is_reported_and_does_not_hold_the_watermark(
+        tmp_path, monkeypatch) -> None:
+    config = _config(tmp_path)
+    box = FakeMailbox()
+    for n, subject in enumerate(["other", "mass", "other"], start=1):
+        box.deliver(mail(n, subject))
+    real_fetch = box.fetch
+    monkeypatch.setattr(box, "fetch", lambda uids, max_bytes: [
+        e for e in real_fetch(uids, max_bytes) if e.uid != 2])  # the server answers without it
+    with Ledger(tmp_path / "l.sqlite") as ledger:
+        tallies = [runner(config, box, ledger).run() for _ in range(3)]
+        assert tallies[0].failed == 1  # told, not silent
+        assert ledger.watermark("INBOX", 1000) == 3  # after its last retry the rest moves on

@@ -255,6 +255,11 @@ class Runner:
                 raise ValidityChanged(f"UIDVALIDITY of {state.name} changed during the run; the "
                                       "next run re-scans it")
         items = [self._parse(state, entry) for entry in mbox.fetch(uids, self.account.max_message_bytes)]
+        unanswered = sorted(set(uids) - {i.uid for i in items})  # else it holds the watermark, untold
+        items = sorted(items + [Item(state.name, state.uidvalidity, uid, (), False, None,
+                                     f"uid:{state.uidvalidity}:{uid}",
+                                     "the server returned nothing for it (gone or unreadable)")
+                                for uid in unanswered], key=lambda i: i.uid)
         done = self.ledger.done_fingerprints([i.fingerprint for i in items if i.message])
         done.update(self.ledger.corrected_labels(list(done)))  # the user's label wins
         retrying = self.ledger.failed_at(state.name, state.uidvalidity, [i.uid for i in items])
