@@ -69,7 +69,7 @@ class FakeMailbox:
         out = {}
         for uid in uids:
             if uid in box.messages:
-                head = box.messages[uid].split(b"\r\n\r\n")[0].decode("utf-8", "replace")
+                head = box.messages[uid].split(b"\r\n\r\n")[0].decode("utf-8", "surrogateescape")
                 out[uid] = "\r\n".join(l for l in head.split("\r\n") if l.lower().startswith("message-id"))
         return out
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from fakes import FakeFolder, FakeMailbox
 from test_runner import KeywordModel, mail, runner
 from triage.runner import RunOptions, Runner
@@ -89,3 +91,23 @@ def test_a_message_the_server_never_returns_is_reported_and_does_not_hold_the_wa
         tallies = [runner(config, box, ledger).run() for _ in range(3)]
         assert tallies[0].failed == 1  # told, not silent
         assert ledger.watermark("INBOX", 1000) == 3  # after its last retry the rest moves on
+
+
+@pytest.mark.parametrize("header", [b"Message-ID: =?utf-8?q?=3Cm2=40agency=2Eexample=2Eorg=3E?=",
+                                    b"Message-ID: <m2\xe9@agency.example.org>"])
+def test_an_odd_message_id_does_not_look_like_renumbering_every_run(tmp_path, caplog,
+                                                                    header) -> None:
+    """RFC 2047 forbids encoded words in a msg-id; one hostile message must not make every run
+    retire the folder's UIDs and re-fetch it whole."""
+    config = _config(tmp_path)
+    box = FakeMailbox()
+    box.deliver(mail(1, "other"))
+    box.deliver(mail(2, "mass").replace(b"Message-ID: <m2@agency.example.org>",
+                                        header))
+    with Ledger(tmp_path / "l.sqlite") as ledger:
+        runner(config, box, ledger).run()
+        box.calls.clear()
+        with caplog.at_level("WARNING"):
+            again = runner(config, box, ledger).run()
+        assert "renumbered" not in caplog.text
+        assert "fetch" not in box.calls and again.recognised == 0

@@ -164,7 +164,7 @@ class Mailbox:
         out = {}
         for uid, data in response.items():
             raw = next((v for k, v in data.items() if k.startswith(b"BODY[HEADER")), b"") or b""
-            out[int(uid)] = raw.decode("utf-8", "replace")
+            out[int(uid)] = raw.decode("utf-8", "surrogateescape")  # 8-bit bytes kept
         return out
 
     def _bodies(self, uids: list[int], limit: int) -> dict[int, bytes]:
