@@ -111,3 +111,17 @@ def test_an_odd_message_id_does_not_look_like_renumbering_every_run(tmp_path, ca
             again = runner(config, box, ledger).run()
         assert "renumbered" not in caplog.text
         assert "fetch" not in box.calls and again.recognised == 0
+
+
+def test_a_pending_draft_is_not_made_for_mail_answered_meanwhile(tmp_path) -> None:
+    config = _config(tmp_path)
+    box = FakeMailbox(special_drafts=False)
+    del box.folders["Drafts"]
+    box.deliver(mail(1, "targeted"))
+    with Ledger(tmp_path / "l.sqlite") as ledger:
+        assert runner(config, box, ledger).run().pending_drafts == 1
+        box.folders["INBOX"].flags[1].add("\\Answered")  # the user replied by hand
+        box.folders["Drafts"] = FakeFolder(2000)
+        runner(config, box, ledger).run()
+        assert ledger.pending_drafts("INBOX", 1000) == {}
+    assert box.folders["Drafts"].messages == {}

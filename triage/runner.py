@@ -26,6 +26,7 @@ from .mailstore import (AuthError, DeadlineError, Fetched, FolderError, FolderSt
 from .message import Message, fingerprint, parse_message
 from .plan import FAILURE, NEW, RECOGNISED, Draft, Item, Known, Move, Plan, label_action, \
     plan_failure, plan_new, plan_recognised, wants_draft
+from .policy import draft_blocker
 from .replies import Reply, build_reply, template_environment, template_for
 from .scan import Scan, scan_folder
 
@@ -217,9 +218,14 @@ class Runner:
         for uid, label in pending.items():
             item = self._parse(state, fetched[uid]) if uid in fetched else None
             reply = self._reply(item, label)[0] if item else None
-            if item is None or reply is None:
+            blocker = draft_blocker(item.message, item.flags, self.config.me.email,
+                                    self._thread_answered(mbox, item, label)) \
+                if item is not None and item.message is not None else ""
+            if item is None or reply is None or blocker:
                 log.warning("%s UID %d: the pending draft is dropped: %s", state.name, uid,
-                            "the message is gone" if item is None else "no reply can be built")
+                            "the message is gone" if item is None else
+                            blocker or "no reply can be built")
+                reply = None
             try:
                 if item is not None and reply is not None:
                     self.tally.drafts += applier.make_draft(item, label, reply)
