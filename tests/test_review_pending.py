@@ -125,3 +125,19 @@ def test_a_pending_draft_is_not_made_for_mail_answered_meanwhile(tmp_path) -> No
         runner(config, box, ledger).run()
         assert ledger.pending_drafts("INBOX", 1000) == {}
     assert box.folders["Drafts"].messages == {}
+
+
+def test_a_pending_draft_follows_the_users_correction(tmp_path) -> None:
+    """Corrected to mass while its draft waited: no reply draft to a mass mailer."""
+    config = _config(tmp_path)
+    box = FakeMailbox(special_drafts=False)
+    del box.folders["Drafts"]
+    box.deliver(mail(1, "targeted"))
+    with Ledger(tmp_path / "l.sqlite") as ledger:
+        assert runner(config, box, ledger).run().pending_drafts == 1
+        box.folders["INBOX"].flags[1] = {"triage-mass"}  # the user relabels it
+        assert runner(config, box, ledger).run().corrections == 1
+        box.folders["Drafts"] = FakeFolder(2000)
+        runner(config, box, ledger).run()
+        assert ledger.pending_drafts("INBOX", 1000) == {}
+    assert box.folders["Drafts"].messages == {}

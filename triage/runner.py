@@ -217,6 +217,8 @@ class Runner:
         moves: list[Move] = []
         for uid, label in pending.items():
             item = self._parse(state, fetched[uid]) if uid in fetched else None
+            if item is not None:  # the user's correction meanwhile wins over the stored label
+                label = self.ledger.corrected_labels([item.fingerprint]).get(item.fingerprint, label)
             reply = self._reply(item, label)[0] if item else None
             blocker = draft_blocker(item.message, item.flags, self.config.me.email,
                                     self._thread_answered(mbox, item, label)) \
