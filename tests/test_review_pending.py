@@ -141,3 +141,40 @@ def test_a_pending_draft_follows_the_users_correction(tmp_path) -> None:
         runner(config, box, ledger).run()
         assert ledger.pending_drafts("INBOX", 1000) == {}
     assert box.folders["Drafts"].messages == {}
+
+
+def test_a_pending_draft_never_goes_to_the_message_that_took_its_uid(tmp_path) -> None:
+    """UIDs renumbered under the same UIDVALIDITY while a draft waited: UID 1 is now another
+    sender's message, which must not get the reply meant for the first."""
+    config = _config(tmp_path)
+    box = FakeMailbox(special_drafts=False)
+    del box.folders["Drafts"]
+    first = mail(1, "targeted")
+    box.deliver(first)
+    with Ledger(tmp_path / "l.sqlite") as ledger:
+        assert runner(config, box, ledger).run().pending_drafts == 1
+        inbox = box.folders["INBOX"]
+        inbox.messages.clear(), inbox.flags.clear()
+        inbox.next_uid = 1  # the server rebuilt its UID list, same UIDVALIDITY
+        box.deliver(mail(7, "mass").replace(b"agency.example.org>\r\nTo", b"other.example>\r\nTo"))
+        box.deliver(first)
+        box.folders["Drafts"] = FakeFolder(2000)
+        runner(config, box, ledger).run()
+    drafts = list(box.folders["Drafts"].messages.values())
+    assert not any(b"r7@" in d.split(b"\r\n\r\n")[0] for d in drafts)
+    assert [b"<r1@agency.example.org>" in d.split(b"\r\n\r\n")[0] for d in drafts] == [True]
+
+
+def test_a_pending_draft_survives_a_uidvalidity_change(tmp_path) -> None:
+    config = _config(tmp_path)
+    box = FakeMailbox(special_drafts=False)
+    del box.folders["Drafts"]
+    box.deliver(mail(1, "targeted"))
+    with Ledger(tmp_path / "l.sqlite") as ledger:
+        assert runner(config, box, ledger).run().pending_drafts == 1
+        box.folders["INBOX"].uidvalidity = 1001
+        box.folders["Drafts"] = FakeFolder(2000)
+        runner(config, box, ledger).run()
+        runner(config, box, ledger).run()
+        assert ledger.pending_drafts("INBOX", 1000) == ledger.pending_drafts("INBOX", 1001) == {}
+    assert len(box.folders["Drafts"].messages) == 1

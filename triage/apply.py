@@ -16,7 +16,7 @@ from typing import Sequence
 
 from .ledger import FAILED, DraftRecord, Ledger
 from .mailstore import FolderError, FolderState, MailStore, ProtocolError, ValidityChanged
-from .plan import FAILURE, Action, Draft, Item, Label, Move, Plan, Record, Unlabel
+from .plan import FAILURE, RECOGNISED, Action, Draft, Item, Label, Move, Plan, Record, Unlabel
 from .replies import DRAFT_KEYWORD, Reply
 
 log = logging.getLogger(__name__)
@@ -59,6 +59,8 @@ class Applier:
                 for action in plan.actions:
                     if isinstance(action, Record):
                         self.ledger.record(action.decision)
+            self.ledger.adopt_pending_drafts(state.name, state.uidvalidity, {
+                p.item.fingerprint: p.item.uid for p in done if p.outcome == RECOGNISED})
             for plan in pending:
                 if plan.outcome != FAILURE:
                     self.ledger.add_pending_draft(state.name, state.uidvalidity, plan.item.uid,

@@ -214,9 +214,12 @@ class Runner:
         if mbox.selected != state.name:
             mbox.select(state.name, readonly=True)
         fetched = {e.uid: e for e in mbox.fetch(sorted(pending), self.account.max_message_bytes)}
+        recorded = self.ledger.labels_at(state.name, state.uidvalidity, sorted(pending))
         moves: list[Move] = []
         for uid, label in pending.items():
             item = self._parse(state, fetched[uid]) if uid in fetched else None
+            if item is not None and recorded.get(uid, ("",))[0] != item.fingerprint:
+                item = None  # the UID now holds another message (renumbered): never reply to it
             if item is not None:  # the user's correction meanwhile wins over the stored label
                 label = self.ledger.corrected_labels([item.fingerprint]).get(item.fingerprint, label)
             reply = self._reply(item, label)[0] if item else None
@@ -225,7 +228,7 @@ class Runner:
                 if item is not None and item.message is not None else ""
             if item is None or reply is None or blocker:
                 log.warning("%s UID %d: the pending draft is dropped: %s", state.name, uid,
-                            "the message is gone" if item is None else
+                            "the message is gone or renumbered" if item is None else
                             blocker or "no reply can be built")
                 reply = None
             try:
