@@ -178,3 +178,21 @@ def test_a_pending_draft_survives_a_uidvalidity_change(tmp_path) -> None:
         runner(config, box, ledger).run()
         assert ledger.pending_drafts("INBOX", 1000) == ledger.pending_drafts("INBOX", 1001) == {}
     assert len(box.folders["Drafts"].messages) == 1
+
+
+def test_a_message_expunged_between_search_and_fetch_is_no_failure(tmp_path, monkeypatch) -> None:
+    config = _config(tmp_path)
+    box = FakeMailbox()
+    for n in (1, 2, 3):
+        box.deliver(mail(n, "other"))
+    real_fetch = box.fetch
+
+    def expunge_then_fetch(uids, max_bytes):
+        box.folders["INBOX"].messages.pop(2, None)  # another client deletes it meanwhile
+        return real_fetch(uids, max_bytes)
+
+    monkeypatch.setattr(box, "fetch", expunge_then_fetch)
+    with Ledger(tmp_path / "l.sqlite") as ledger:
+        assert runner(config, box, ledger).run().failed == 0
+        runner(config, box, ledger).run()
+        assert ledger.watermark("INBOX", 1000) == 3

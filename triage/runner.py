@@ -267,6 +267,9 @@ class Runner:
                                       "next run re-scans it")
         items = [self._parse(state, entry) for entry in mbox.fetch(uids, self.account.max_message_bytes)]
         unanswered = sorted(set(uids) - {i.uid for i in items})  # else it holds the watermark, untold
+        if unanswered:  # expunged meanwhile: gone, nothing to report; still there: a failure
+            present = mbox.message_ids(unanswered)
+            unanswered = [uid for uid in unanswered if uid in present]
         items = sorted(items + [Item(state.name, state.uidvalidity, uid, (), False, None,
                                      f"uid:{state.uidvalidity}:{uid}",
                                      "the server returned nothing for it (gone or unreadable)")
