@@ -154,7 +154,8 @@ def test_a_pending_draft_never_goes_to_the_message_that_took_its_uid(tmp_path) -
     with Ledger(tmp_path / "l.sqlite") as ledger:
         assert runner(config, box, ledger).run().pending_drafts == 1
         inbox = box.folders["INBOX"]
-        inbox.messages.clear(), inbox.flags.clear()
+        inbox.messages.clear()
+        inbox.flags.clear()
         inbox.next_uid = 1  # the server rebuilt its UID list, same UIDVALIDITY
         box.deliver(mail(7, "mass").replace(b"agency.example.org>\r\nTo", b"other.example>\r\nTo"))
         box.deliver(first)
