@@ -9,6 +9,7 @@ import argparse
 from importlib import resources
 import json
 import logging
+import re
 import sys
 import time
 from contextlib import contextmanager
@@ -20,7 +21,8 @@ from .classifier import Model, ModelError, explain, load_model
 from .config import Account, Config, ConfigError, default_config_path, load_config
 from .learn import CorrectionStore, Harvester, correction_folders, create_correction_folders
 from .ledger import LedgerError, LockBusy, Ledger, account_lock, corrections_dir, ledger_path
-from .mailbox import AuthError, FolderError, Mailbox, MailboxError
+from .mailbox import (AuthError, CommandRefused, FolderError, Mailbox, MailboxError,
+                      ProtocolError, sasl_forms)
 from .message import ParseError, parse_message
 from .runner import RunOptions, Runner
 from .secrets import SecretError, resolve_secret
@@ -44,16 +46,29 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 class Redactor(logging.Filter):
-    """Replaces every registered secret in log records by '***'."""
+    """Replaces every registered secret, as a whole token, and AUTH/LOGIN payloads by '***'.
+
+    A secret is replaced where it stands alone (between spaces, quotes or punctuation), never
+    inside a longer word: password "x" leaves "syntax" alone. Register with `add`, which also
+    registers the base64 SASL forms of an OAuth2 token.
+    """
 
     secrets: set[str] = set()
+    _AUTH = re.compile(r"\b(LOGIN|AUTHENTICATE) \S.*")  # IMAP commands, upper case
+
+    @classmethod
+    def add(cls, secret: str, username: str = "") -> None:
+        cls.secrets.add(secret)
+        cls.secrets.update(sasl_forms(username, secret))
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if self.secrets:
-            text = record.getMessage()
-            for secret in self.secrets:
-                text = text.replace(secret, "***")
-            record.msg, record.args = text, None
+        text = record.getMessage()
+        redacted = self._AUTH.sub(lambda m: f"{m.group(1)} ***", text)
+        for secret in self.secrets:
+            redacted = re.sub(rf"(?<![^\s\"'=:,;(\[{{<]){re.escape(secret)}(?![^\s\"',;)\]}}>.])",
+                              "***", redacted)
+        if redacted != text:
+            record.msg, record.args = redacted, None
         return True
 
 
@@ -200,7 +215,7 @@ def account_session(config: Config, account: Account) -> Iterator[tuple[str, Led
     """Hold the account's lock, resolve its secret (redacted from logs) and open its ledger."""
     with account_lock(config.state_dir, account.name):
         secret = resolve_secret(account)
-        Redactor.secrets.add(secret)
+        Redactor.add(secret, account.username)
         with Ledger(ledger_path(config.state_dir, account.name)) as ledger:
             yield secret, ledger
 
@@ -211,6 +226,8 @@ def account_failure(name: str, exc: SecretError | MailboxError) -> int:
         return fail(EXIT_AUTH, f"{name}: {exc}")
     if isinstance(exc, FolderError):
         return fail(EXIT_USAGE, f"{name}: {exc}")
+    if isinstance(exc, (CommandRefused, ProtocolError)):
+        return fail(EXIT_FAILED, f"{name}: {exc}")
     return fail(EXIT_CONNECTION, f"{name}: {exc}")
 
 
@@ -245,7 +262,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
     names = _account_names(config, args.account)
     account = config.account(names[0])
     secret = resolve_secret(account)
-    Redactor.secrets.add(secret)
+    Redactor.add(secret, account.username)
     while True:
         for name in names:
             run_account(config, name, model, quiet=args.quiet)
@@ -412,7 +429,7 @@ def _doctor_account(config: Config, name: str) -> int:
     account = config.account(name)
     try:
         secret = resolve_secret(account)
-        Redactor.secrets.add(secret)
+        Redactor.add(secret, account.username)
         print(f"ok   {name}: password source")
         mbox = Mailbox.connect(account, secret)
     except (SecretError, AuthError) as exc:
@@ -424,13 +441,16 @@ def _doctor_account(config: Config, name: str) -> int:
     try:
         print(f"ok   {name}: connected to {account.host}:{account.port} ({account.security}), "
               "logged in")
-        for cap in ("IDLE", "MOVE", "UIDPLUS", "SPECIAL-USE"):
-            print(f"{'ok  ' if mbox.has(cap) else 'note'} {name}: {cap} "
-                  f"{'offered' if mbox.has(cap) else 'not offered'}")
+        _doctor_server(name, mbox)
         for folder in account.folders:
-            state = mbox.select(folder, readonly=True)
-            print(f"ok   {name}: {folder} (UIDVALIDITY {state.uidvalidity}); keywords "
+            if mbox.is_all_mail(folder):
+                print(f"note {name}: {folder} is skipped: on Gmail it repeats every message")
+                continue
+            state = mbox.select(folder)  # SELECT: after EXAMINE, PERMANENTFLAGS lists nothing
+            labels = "Gmail labels" if mbox.gmail else "keywords"
+            print(f"ok   {name}: {folder} (UIDVALIDITY {state.uidvalidity}); {labels} "
                   f"{'allowed' if state.keywords_allowed else 'NOT allowed: ledger only'}")
+            mbox.leave_folder()
         print(f"ok   {name}: drafts go to {mbox.drafts_folder(account.drafts_folder)!r}")
         folders = correction_folders(mbox, account)
         missing = [f for f in folders.values() if not mbox.folder_exists(f)]
@@ -445,6 +465,16 @@ def _doctor_account(config: Config, name: str) -> int:
     finally:
         mbox.close()
     return EXIT_OK
+
+
+def _doctor_server(name: str, mbox: Mailbox) -> None:
+    """Capabilities that change what triage does on this server."""
+    for cap in ("IDLE", "MOVE", "UIDPLUS", "SPECIAL-USE", "X-GM-EXT-1"):
+        print(f"{'ok  ' if mbox.has(cap) else 'note'} {name}: {cap} "
+              f"{'offered' if mbox.has(cap) else 'not offered'}")
+    if not mbox.can_move():
+        print(f"note {name}: without MOVE or UIDPLUS no message is moved (move_to is ignored; "
+              "keywords only), because a move could delete mail")
 
 
 def cmd_init(args: argparse.Namespace) -> int:

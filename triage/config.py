@@ -10,6 +10,8 @@ from typing import Any
 
 import platformdirs
 
+from .providers import PRESETS, with_preset
+
 LABELS = ("targeted", "referral", "mass", "other")
 STANCES = ("open", "selective", "not-looking")
 SECURITY_MODES = ("tls", "starttls", "plain")
@@ -41,6 +43,7 @@ class Account:
     auth: str = "password"
     password_env: str | None = None
     password_command: str | None = None
+    token_command: str | None = None
     password_file: str | None = None
     keyring: bool = False
     ca_file: str | None = None
@@ -192,7 +195,11 @@ def _account(data: Any, where: _Where) -> Account:
     for secret_key in ("password", "token"):
         if secret_key in data:
             raise where.error(secret_key, "must not hold a secret in clear; use password_env, "
-                              "password_command, password_file or keyring")
+                              "password_command, token_command, password_file or keyring")
+    provider = data.get("provider")
+    if provider is not None and provider not in PRESETS:
+        raise where.error("provider", f"must be one of {', '.join(PRESETS)}, got {provider!r}")
+    data = with_preset(data)
     host = _required(data, "host", where)
     security = _get(data, "security", str, where, "tls")
     if security not in SECURITY_MODES:
@@ -206,10 +213,15 @@ def _account(data: Any, where: _Where) -> Account:
     folders = _get(data, "folders", list, where, ["INBOX"])
     if not folders or not all(isinstance(f, str) and f for f in folders):
         raise where.error("folders", f"must be a non-empty list of folder names, got {folders!r}")
-    sources = [k for k in ("password_env", "password_command", "password_file") if data.get(k)]
+    sources = [k for k in ("password_env", "password_command", "password_file", "token_command")
+               if data.get(k)]
     if not sources and not data.get("keyring"):
-        raise where.error("password_env", "is missing: set one of password_env, password_command, "
-                          "password_file or keyring = true")
+        hint = "token_command (it prints a fresh OAuth2 access token)" if auth != "password" \
+            else "one of password_env, password_command, password_file or keyring = true"
+        raise where.error("password_env", f"is missing: set {hint}")
+    if data.get("token_command") and auth == "password":
+        raise where.error("token_command", "needs auth = \"xoauth2\" or \"oauthbearer\" (it "
+                          "prints an OAuth2 access token); for a password use password_command")
     default_port = {"tls": 993, "starttls": 143, "plain": 143}[security]
     port = _get(data, "port", int, where, default_port)
     if not 0 < port < 65536:
@@ -223,6 +235,7 @@ def _account(data: Any, where: _Where) -> Account:
         auth=auth,
         password_env=_get(data, "password_env", str, where),
         password_command=_get(data, "password_command", str, where),
+        token_command=_get(data, "token_command", str, where),
         password_file=_get(data, "password_file", str, where),
         keyring=bool(_get(data, "keyring", bool, where, False)),
         ca_file=_get(data, "ca_file", str, where),

@@ -1,12 +1,19 @@
 """The only module that speaks IMAP: connect, find new mail, fetch, label, move, draft, idle.
 
-Wraps IMAPClient and turns its many exception types into three of ours: `AuthError`
-(never retried), `FolderError` (a configuration problem) and `MailboxError` (the
+Wraps IMAPClient and turns its many exception types into ours: `AuthError` (never
+retried), `FolderError` (a configuration problem), `CommandRefused` (the server answered NO),
+`ProtocolError` (the server answered BAD: a bug to report) and `MailboxError` itself (the
 connection broke or timed out: retry on a new connection).
+
+Server differences handled here: Gmail (X-GM-EXT-1: labels instead of keywords, `[Gmail]/All
+Mail` is a second view of every message), servers without MOVE or UIDPLUS (no moves), servers
+that ignore APPEND flags, servers that refuse APPEND into a folder selected read-only
+(Courier), and servers whose `UID SEARCH UID n:*` misses new mail (GNU Mailutils).
 """
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import imaplib
 import logging
@@ -28,6 +35,8 @@ CHUNK = 200  # UIDs per FETCH/STORE command, keeps lines far below server limits
 DRAFT_FOLDER_NAMES = ("Drafts", "INBOX.Drafts", "INBOX/Drafts", "Draft", "[Gmail]/Drafts",
                       "Entwürfe", "Brouillons", "Borradores", "Concepten")
 _APPENDUID = re.compile(rb"APPENDUID (\d+) (\d+)")
+_MESSAGE_ID = re.compile(rb"^Message-ID:[ \t]*(<[^>\r\n]{1,500}>)", re.I | re.M)
+MAX_UID = 4294967295  # RFC 3501: UIDs are 32-bit
 
 
 class MailboxError(RuntimeError):
@@ -46,6 +55,14 @@ class FolderError(MailboxError):
     """Raised when a folder is missing or cannot be used (a configuration problem)."""
 
 
+class CommandRefused(MailboxError):
+    """Raised when the server answers a command with NO (never retried: it would say it again)."""
+
+
+class ProtocolError(MailboxError):
+    """Raised when the server answers BAD: triage or the server broke the protocol (a bug)."""
+
+
 @dataclass(frozen=True)
 class FolderState:
     """What SELECT told us about a folder."""
@@ -54,6 +71,8 @@ class FolderState:
     uidvalidity: int
     uidnext: int
     keywords_allowed: bool
+    exists: int = 0
+    readonly: bool = False  # after EXAMINE, compliant servers list no PERMANENTFLAGS
 
 
 @dataclass(frozen=True)
@@ -84,6 +103,8 @@ class Mailbox:
     def __init__(self, client: IMAPClient) -> None:
         self.client = client
         self.selected: str | None = None
+        self.state: FolderState | None = None
+        self._noted: set[str] = set()
 
     @classmethod
     def connect(cls, account: Account, secret: str) -> Mailbox:
@@ -110,6 +131,25 @@ class Mailbox:
         with _translated("reading capabilities"):
             return bool(self.client.has_capability(capability))
 
+    @property
+    def gmail(self) -> bool:
+        """True on Gmail (X-GM-EXT-1): labels are X-GM-LABELS, not keywords."""
+        return self.has("X-GM-EXT-1")
+
+    def can_move(self) -> bool:
+        """MOVE, or COPY + UID EXPUNGE of only our UIDs (UIDPLUS); else moving would leave
+        originals flagged \\Deleted for the next expunge by any client to delete."""
+        return self.has("MOVE") or self.has("UIDPLUS")
+
+    def is_all_mail(self, folder: str) -> bool:
+        """True for Gmail's \\All folder, which shows every message a second time."""
+        return self.gmail and self.special_folder(b"\\All") == folder
+
+    def _note_once(self, key: str, text: str, *args: object) -> None:
+        if key not in self._noted:
+            self._noted.add(key)
+            log.warning(text, *args)
+
     # -- reading ---------------------------------------------------------------------
     def select(self, folder: str, readonly: bool = False) -> FolderState:
         """SELECT (or EXAMINE) `folder` and report UIDVALIDITY, UIDNEXT and keyword support."""
@@ -118,35 +158,74 @@ class Mailbox:
         self.selected = folder
         permanent = [f.decode() if isinstance(f, bytes) else str(f)
                      for f in info.get(b"PERMANENTFLAGS", ())]
-        return FolderState(folder, int(info[b"UIDVALIDITY"]), int(info.get(b"UIDNEXT", 0)),
-                           "\\*" in permanent)
+        self.state = FolderState(folder, int(info[b"UIDVALIDITY"]), int(info.get(b"UIDNEXT", 0)),
+                                 "\\*" in permanent or self.gmail, int(info.get(b"EXISTS", 0)),
+                                 readonly)
+        return self.state
+
+    def leave_folder(self) -> None:
+        """UNSELECT (or CLOSE, which expunges nothing after EXAMINE) the selected folder."""
+        with _translated("leaving the selected folder"):
+            if self.client.has_capability("UNSELECT"):
+                self.client.unselect_folder()
+            else:
+                self.client.close_folder()
+        self.selected = None
 
     def new_uids(self, after_uid: int, since: dt.date | None) -> list[int]:
         """UIDs above `after_uid` (optionally arrived since a date), ascending.
 
         Filters the result, because `UID SEARCH UID n:*` returns the highest UID even when
-        nothing is new.
+        nothing is new; and when the scan finds nothing although the server reports mail
+        above `after_uid`, scans again with an explicit upper bound (GNU Mailutils answers
+        `UID n:*` with nothing).
         """
-        criteria: list[object] = ["UID", f"{after_uid + 1}:*"]
-        if since is not None:
-            criteria += ["SINCE", since]
+        found = self._search_uids(f"{after_uid + 1}:*", since, after_uid)
+        if found or self._highest_uid() <= after_uid:
+            return found
+        found = self._search_uids(f"{after_uid + 1}:{MAX_UID}", since, after_uid)
+        if found:
+            self._note_once("uid-star", "%s: the server's answer to UID SEARCH UID %d:* missed "
+                            "%d new messages; using an explicit upper bound instead",
+                            self.selected, after_uid + 1, len(found))
+        return found
+
+    def _search_uids(self, uid_set: str, since: dt.date | None, after_uid: int) -> list[int]:
+        criteria: list[object] = ["UID", uid_set] + (["SINCE", since] if since else [])
         with _translated("searching for new mail"):
             found: SearchIds = self.client.search(criteria)
         return sorted(int(u) for u in found if int(u) > after_uid)
+
+    def _highest_uid(self) -> int:
+        """The highest UID the selected folder holds, from what SELECT reported (or a FETCH)."""
+        state = self.state
+        if state is None or state.exists == 0:
+            return 0
+        if state.uidnext:
+            return state.uidnext - 1
+        with _translated("fetching the UID of the newest message"):
+            self.client.use_uid = False
+            try:
+                response = self.client.fetch([state.exists], ["UID"])
+            finally:
+                self.client.use_uid = True
+        return max((int(d.get(b"UID", 0)) for d in response.values()), default=0)
 
     def fetch(self, uids: Sequence[int], max_bytes: int) -> list[Fetched]:
         """Fetch with BODY.PEEK (never sets \\Seen); messages over `max_bytes` only in part."""
         out: list[Fetched] = []
         for chunk in chunks(uids):
+            items = ["RFC822.SIZE", "FLAGS"] + (["X-GM-LABELS"] if self.gmail else [])
             with _translated("fetching sizes and flags"):
-                meta = self.client.fetch(chunk, ["RFC822.SIZE", "FLAGS"])
+                meta = self.client.fetch(chunk, items)
             small = [u for u in chunk if u in meta and meta[u].get(b"RFC822.SIZE", 0) <= max_bytes]
             large = [u for u in chunk if u in meta and u not in small]
             bodies = self._bodies(small, "BODY.PEEK[]", b"BODY[]")
             bodies.update(self._bodies(large, f"BODY.PEEK[]<0.{max_bytes}>", b"BODY[]<0>"))
             for uid in chunk:
                 if uid in meta and uid in bodies:
-                    flags = tuple(_text(f) for f in meta[uid].get(b"FLAGS", ()))
+                    flags = tuple(_text(f) for f in (*meta[uid].get(b"FLAGS", ()),
+                                                       *meta[uid].get(b"X-GM-LABELS", ())))
                     out.append(Fetched(uid, bodies[uid], int(meta[uid].get(b"RFC822.SIZE", 0)),
                                        flags, uid in large))
         return out
@@ -172,13 +251,23 @@ class Mailbox:
 
     # -- labelling ---------------------------------------------------------------------
     def add_keyword(self, uids: Sequence[int], keyword: str) -> None:
-        """STORE +FLAGS.SILENT keyword on these UIDs, one command per chunk."""
+        """STORE +FLAGS.SILENT keyword on these UIDs (a Gmail label on Gmail), per chunk."""
         for chunk in chunks(uids):
             with _translated(f"storing keyword {keyword}"):
-                self.client.add_flags(chunk, [keyword], silent=True)
+                if self.gmail:
+                    self.client.add_gmail_labels(chunk, [keyword])
+                else:
+                    self.client.add_flags(chunk, [keyword], silent=True)
 
     def move(self, uids: Sequence[int], folder: str) -> None:
-        """MOVE when offered; else COPY, then flag and UID EXPUNGE only those UIDs (UIDPLUS)."""
+        """MOVE when offered; else COPY, then flag and UID EXPUNGE only those UIDs (UIDPLUS).
+
+        Refused without both: a COPY and `\\Deleted` would leave the originals for any
+        client's next EXPUNGE to delete, and triage never deletes mail.
+        """
+        if not self.can_move():
+            raise CommandRefused(f"the server offers neither MOVE nor UIDPLUS, so a move to "
+                                 f"{folder!r} could delete mail; not moved (keyword only)")
         if not self.folder_exists(folder):
             raise FolderError(f"folder {folder!r} does not exist; create it in your mail client "
                               "or change move_to in the config")
@@ -189,12 +278,12 @@ class Mailbox:
                     continue
                 self.client.copy(chunk, folder)
                 self.client.add_flags(chunk, [b"\\Deleted"], silent=True)
-                if self.client.has_capability("UIDPLUS"):
-                    self.client.uid_expunge(chunk)
+                self.client.uid_expunge(chunk)
 
     def keyword_uids(self, keyword: str, since: dt.date | None = None) -> list[int]:
-        """UIDs in the selected folder that carry `keyword` (optionally arrived since), ascending."""
-        criteria: list[object] = ["KEYWORD", keyword] + (["SINCE", since] if since else [])
+        """UIDs in the selected folder that carry `keyword` (the label on Gmail), ascending."""
+        kind = "X-GM-LABELS" if self.gmail else "KEYWORD"
+        criteria: list[object] = [kind, keyword] + (["SINCE", since] if since else [])
         with _translated(f"searching for keyword {keyword}"):
             return sorted(int(u) for u in self.client.search(criteria))
 
@@ -221,8 +310,10 @@ class Mailbox:
 
     # -- drafts ------------------------------------------------------------------------
     def folder_exists(self, folder: str) -> bool:
+        """True only when LIST returns exactly this name (a server may answer with another)."""
         with _translated("listing folders"):
-            return bool(self.client.folder_exists(folder))
+            listed = self.client.list_folders("", folder)
+        return any(_same_folder(str(name), folder) for _, _, name in listed)
 
     def special_folder(self, attribute: bytes) -> str | None:
         """The folder with a SPECIAL-USE attribute such as b"\\\\Drafts", if the server says."""
@@ -245,17 +336,45 @@ class Mailbox:
                           "exists; create one in your mail client or set drafts_folder")
 
     def find_header(self, folder: str, header: str, value: str) -> list[int]:
-        """UIDs in `folder` (EXAMINEd) whose `header` contains `value`."""
-        self.select(folder, readonly=True)
+        """UIDs in `folder` (EXAMINEd unless already selected) whose `header` contains `value`."""
+        if self.selected != folder:
+            self.select(folder, readonly=True)
         with _translated(f"searching {folder}"):
             return [int(u) for u in self.client.search(["HEADER", header, value])]
 
     def append_draft(self, folder: str, raw: bytes) -> int | None:
-        """APPEND with \\Draft; the new UID when the server reports APPENDUID."""
+        """APPEND with \\Draft; the new UID when the server reports APPENDUID (or a search does).
+
+        Never into a folder this connection holds read-only (Courier refuses that), and the
+        flag is STOREd afterwards on servers that drop APPEND flags.
+        """
+        if self.selected == folder and self.state is not None and self.state.readonly:
+            self.leave_folder()
         with _translated(f"appending a draft to {folder}", folder):
             response = self.client.append(folder, raw, flags=[b"\\Draft"])
         match = _APPENDUID.search(response if isinstance(response, bytes) else b"")
-        return int(match.group(2)) if match else None
+        uid = int(match.group(2)) if match else None
+        return self._ensure_draft_flag(folder, raw, uid)
+
+    def _ensure_draft_flag(self, folder: str, raw: bytes, uid: int | None) -> int | None:
+        """STORE \\Draft on the appended message when the server did not keep it."""
+        self.select(folder)
+        if uid is None:
+            message_id = _MESSAGE_ID.search(raw.split(b"\r\n\r\n", 1)[0])
+            if message_id is None:
+                return None
+            with _translated(f"searching {folder}"):
+                found = self.client.search(["HEADER", "Message-ID", message_id.group(1).decode()])
+            uid = max((int(u) for u in found), default=None)
+            if uid is None:
+                return None
+        with _translated(f"checking the flags of the draft in {folder}"):
+            flags = self.client.get_flags([uid]).get(uid, ())
+            if b"\\Draft" not in flags:
+                self._note_once("draft-flag", "%s dropped the \\Draft flag given with APPEND; "
+                                "storing it afterwards", folder)
+                self.client.add_flags([uid], [b"\\Draft"], silent=True)
+        return uid
 
     # -- waiting -----------------------------------------------------------------------
     def idle_until_news(self, seconds: float) -> bool:
@@ -267,6 +386,13 @@ class Mailbox:
             finally:
                 self.client.idle_done()
         return any(len(r) > 1 and r[1] in (b"EXISTS", b"RECENT") for r in responses)
+
+
+def sasl_forms(username: str, token: str) -> set[str]:
+    """The base64 SASL strings an OAuth2 login sends, so logs can redact them too."""
+    forms = (f"user={username}\x01auth=Bearer {token}\x01\x01",
+             f"n,a={username},\x01auth=Bearer {token}\x01\x01")
+    return {base64.b64encode(f.encode()).decode() for f in forms}
 
 
 def _starttls(client: IMAPClient, account: Account) -> None:
@@ -292,9 +418,19 @@ def _login(client: IMAPClient, account: Account, secret: str) -> None:
         except (LoginError, imaplib.IMAP4.error) as exc:
             if isinstance(exc, imaplib.IMAP4.abort):
                 raise
+            if account.auth != "password":
+                raise AuthError(f"{account.host} refused the OAuth2 access token for "
+                                f"{account.username!r} ({_reason(exc)}); check that the "
+                                f"token_command of account {account.name!r} prints a fresh "
+                                "access token for this user with IMAP scope") from None
             raise AuthError(f"{account.host} refused the login for {account.username!r} "
                             f"({_reason(exc)}); check the password source of account "
                             f"{account.name!r}") from None
+
+
+def _same_folder(listed: str, wanted: str) -> bool:
+    """Folder names compare exactly, except INBOX, which is case-insensitive (RFC 3501)."""
+    return listed == wanted or (listed.upper() == "INBOX" and wanted.upper() == "INBOX")
 
 
 def _reason(exc: BaseException) -> str:
@@ -329,10 +465,14 @@ class _translated:
         if isinstance(exc, (OSError, EOFError, imaplib.IMAP4.abort)):
             raise MailboxError(f"{self.doing}: connection lost ({_reason(exc) or type(exc).__name__})") from None
         if isinstance(exc, (IMAPClientError, imaplib.IMAP4.error)):
+            if " command error: BAD " in str(exc) or str(exc).startswith("BAD"):
+                raise ProtocolError(f"{self.doing}: the server answered BAD ({_reason(exc)}); "
+                                    "this is a bug in triage or the server: please report it "
+                                    "with this line") from None
             if self.folder:
                 raise FolderError(f"folder {self.folder!r} cannot be used ({_reason(exc)}); create "
                                   "it in your mail client or fix the config") from None
-            raise MailboxError(f"{self.doing}: the server said {_reason(exc)}") from None
+            raise CommandRefused(f"{self.doing}: the server refused ({_reason(exc)})") from None
         return None
 
 

@@ -136,6 +136,10 @@ class Runner:
     def process_folder(self, folder: str) -> None:
         """New mail of one folder, batch by batch, moving the watermark after each."""
         assert self.mbox is not None
+        if self.mbox.is_all_mail(folder):
+            log.warning("%s not processed: on Gmail it shows every message a second time; list "
+                        "INBOX (or the labels you want sorted) in folders instead", folder)
+            return
         state = self.mbox.select(folder, readonly=self.options.dry_run)
         self._note_keyword_support(state)
         last = self.ledger.watermark(folder, state.uidvalidity)
@@ -178,7 +182,7 @@ class Runner:
 
     def _note_keyword_support(self, state: FolderState) -> None:
         key = f"no-keywords:{state.name}"
-        if state.keywords_allowed or self.ledger.noted(key):
+        if state.keywords_allowed or state.readonly or self.ledger.noted(key):
             return
         log.warning("%s does not allow custom keywords (no \\* in PERMANENTFLAGS): labels are kept "
                     "in the local ledger only", state.name)
@@ -319,8 +323,14 @@ class Runner:
             destination = self._action(item).move_to
             if item.status != FAILED and destination and not item.note.startswith("recognised"):
                 groups.setdefault(destination, []).append(item.fetched.uid)
+        assert self.mbox is not None
+        if groups and not self.mbox.can_move():
+            if not self.ledger.noted("no-move"):
+                log.warning("messages are not moved on this server: it offers neither MOVE nor "
+                            "UIDPLUS, so a move could delete mail; they keep their keyword")
+                self.ledger.note("no-move")
+            return
         for destination, uids in groups.items():
-            assert self.mbox is not None
             self.mbox.move(uids, destination)
 
     def _action(self, item: _Item) -> LabelAction:
@@ -349,8 +359,15 @@ class Runner:
             log.error("%s", exc)
             return
         self._drafts_folder = folder
-        existing = self.mbox.find_header(folder, "Message-ID", reply.message_id)
-        uid = existing[0] if existing else self.mbox.append_draft(folder, reply.raw)
+        try:
+            existing = self.mbox.find_header(folder, "Message-ID", reply.message_id)
+            uid = existing[0] if existing else self.mbox.append_draft(folder, reply.raw)
+        except MailboxError as exc:
+            if type(exc) is MailboxError:
+                raise  # the connection broke: the whole run retries
+            item.status, item.note = FAILED, f"draft not saved: {exc}"[:300]
+            log.error("UID %d: %s", plan.uid, item.note)
+            return
         details = reply.details
         self.ledger.record_draft(DraftRecord(reply.message_id, item.fingerprint, folder, uid,
                                              item.message.subject, details.first_name or reply.to,

@@ -19,8 +19,10 @@ class SecretError(RuntimeError):
 
 def resolve_secret(account: Account) -> str:
     """The password (or token, for OAuth2) from the first configured source."""
+    if account.token_command:
+        return _from_command(account, account.token_command, "token_command")
     if account.password_command:
-        return _from_command(account)
+        return _from_command(account, account.password_command, "password_command")
     if account.password_env:
         return _from_env(account)
     if account.password_file:
@@ -46,19 +48,18 @@ def _from_env(account: Account) -> str:
     return _nonempty(os.environ[name], f"environment variable {name}")
 
 
-def _from_command(account: Account) -> str:
-    command = account.password_command or ""
+def _from_command(account: Account, command: str, key: str) -> str:
     try:
         done = subprocess.run(command, shell=True, capture_output=True, text=True, timeout=60,
                               stdin=subprocess.DEVNULL)
     except subprocess.TimeoutExpired:
-        raise SecretError(f"password_command of account {account.name!r} did not finish "
+        raise SecretError(f"{key} of account {account.name!r} did not finish "
                           "within 60 s") from None
     if done.returncode != 0:
-        raise SecretError(f"password_command of account {account.name!r} exited with "
+        raise SecretError(f"{key} of account {account.name!r} exited with "
                           f"{done.returncode}; run it by hand to see why")
     return _nonempty(done.stdout.splitlines()[0] if done.stdout else "",
-                     f"password_command of account {account.name!r}")
+                     f"{key} of account {account.name!r}")
 
 
 def _from_file(account: Account) -> str:

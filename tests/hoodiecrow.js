@@ -1,0 +1,72 @@
+// Starts Hoodiecrow (npm hoodiecrow-imap) on 127.0.0.1 for the tests.
+// Usage: node hoodiecrow.js PORT MODE USER PASSWORD TOKEN   (MODE: plain | gmail)
+// Prints "ready PORT" once listening. Plain mode has Drafts/Sent/Junk marked by special-use;
+// Gmail mode has X-GM-EXT-1 and Gmail's [Gmail]/... folders, like imap.gmail.com.
+"use strict";
+
+const hoodiecrow = require("hoodiecrow-imap");
+
+const [port, mode, user, password, token] = process.argv.slice(2);
+const gmail = mode === "gmail";
+
+const plugins = ["ID", "SASL-IR", "AUTH-PLAIN", "XOAUTH2", "NAMESPACE", "IDLE", "ENABLE",
+                 "CONDSTORE", "LITERALPLUS", "UNSELECT", "SPECIAL-USE", "MOVE", "UIDPLUS"];
+if (gmail) {
+    plugins.push("X-GM-EXT-1", gmailLabelSearch);
+}
+plugins.push(saslWithoutInitialResponse);
+
+// Gmail and Office 365 accept AUTHENTICATE XOAUTH2 without SASL-IR (the client sends the
+// token after a "+" continuation, as Python's imaplib does); Hoodiecrow wants it inline.
+function saslWithoutInitialResponse(server) {
+    const inline = server.getCommandHandler("AUTHENTICATE XOAUTH2");
+    server.setCommandHandler("AUTHENTICATE XOAUTH2", function(connection, parsed, data, callback) {
+        if (parsed.attributes && parsed.attributes.length) {
+            return inline(connection, parsed, data, callback);
+        }
+        connection.send({tag: "+", attributes: [{type: "TEXT", value: ""}]}, "SASL", parsed, data);
+        connection.inputHandler = function(line) {
+            connection.inputHandler = false;
+            parsed.attributes = [{type: "ATOM", value: line.trim()}];
+            inline(connection, parsed, data, function() {});
+        };
+        return callback();
+    });
+}
+
+// Gmail advertises X-GM-EXT-1 and answers SEARCH X-GM-LABELS <label>; Hoodiecrow's plugin
+// does neither (it stores and fetches labels), so this adds both with Gmail's meaning.
+function gmailLabelSearch(server) {
+    server.registerCapability("X-GM-EXT-1");
+    server.searchHandlers["X-GM-LABELS"] = function(connection, message, index, label) {
+        const wanted = String(label && label.value || label);
+        return (message["X-GM-LABELS"] || []).indexOf(wanted) >= 0;
+    };
+}
+
+const folders = gmail ? {
+    "[Gmail]": {
+        flags: ["\\Noselect"],
+        folders: {
+            "All Mail": {"special-use": "\\All"},
+            "Drafts": {"special-use": "\\Drafts"},
+            "Sent Mail": {"special-use": "\\Sent"},
+            "Spam": {"special-use": "\\Junk"},
+            "Trash": {"special-use": "\\Trash"}
+        }
+    }
+} : {
+    "Drafts": {"special-use": "\\Drafts"},
+    "Sent": {"special-use": "\\Sent"},
+    "Junk": {"special-use": "\\Junk"}
+};
+
+const server = hoodiecrow({
+    plugins: plugins,
+    users: {[user]: {password: password, xoauth2: {accessToken: token, sessionTimeout: 3600000}}},
+    storage: {"INBOX": {messages: []}, "": {separator: "/", folders: folders}}
+});
+
+server.listen(Number(port), "127.0.0.1", function() {
+    process.stdout.write("ready " + port + "\n");
+});
