@@ -446,11 +446,10 @@ def _doctor_account(config: Config, name: str) -> int:
             if mbox.is_all_mail(folder):
                 print(f"note {name}: {folder} is skipped: on Gmail it repeats every message")
                 continue
-            state = mbox.select(folder)  # SELECT: after EXAMINE, PERMANENTFLAGS lists nothing
+            state = mbox.select(folder)  # not EXAMINE, after which PERMANENTFLAGS lists nothing
             labels = "Gmail labels" if mbox.gmail else "keywords"
             print(f"ok   {name}: {folder} (UIDVALIDITY {state.uidvalidity}); {labels} "
                   f"{'allowed' if state.keywords_allowed else 'NOT allowed: ledger only'}")
-            mbox.leave_folder()
         print(f"ok   {name}: drafts go to {mbox.drafts_folder(account.drafts_folder)!r}")
         folders = correction_folders(mbox, account)
         missing = [f for f in folders.values() if not mbox.folder_exists(f)]

@@ -163,15 +163,6 @@ class Mailbox:
                                  readonly)
         return self.state
 
-    def leave_folder(self) -> None:
-        """UNSELECT (or CLOSE, which expunges nothing after EXAMINE) the selected folder."""
-        with _translated("leaving the selected folder"):
-            if self.client.has_capability("UNSELECT"):
-                self.client.unselect_folder()
-            else:
-                self.client.close_folder()
-        self.selected = None
-
     def new_uids(self, after_uid: int, since: dt.date | None) -> list[int]:
         """UIDs above `after_uid` (optionally arrived since a date), ascending.
 
@@ -349,7 +340,7 @@ class Mailbox:
         flag is STOREd afterwards on servers that drop APPEND flags.
         """
         if self.selected == folder and self.state is not None and self.state.readonly:
-            self.leave_folder()
+            self.select(folder)  # read-write; never CLOSE, which expunges a read-write folder
         with _translated(f"appending a draft to {folder}", folder):
             response = self.client.append(folder, raw, flags=[b"\\Draft"])
         match = _APPENDUID.search(response if isinstance(response, bytes) else b"")
