@@ -86,3 +86,41 @@ def test_correction_folders_default_on_and_may_not_hold_a_watched_folder(tmp_pat
     with pytest.raises(ConfigError, match=r"accounts\[0\]\.corrections_folder = 'Triage' would "
                                           r"hold watched folder 'Triage/mass'"):
         load(tmp_path, 'folders = ["INBOX", "Triage/mass"]')
+
+
+PRESET = """
+[[accounts]]
+name = "work"
+username = "me@example.com"
+{extra}
+[me]
+name = "Dana Smith"
+email = "dana@example.com"
+"""
+
+
+def test_a_provider_preset_fills_the_server_and_any_key_overrides_it(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(PRESET.format(extra='provider = "gmail"\ntoken_command = "oama access me"'))
+    account = load_config(path).accounts[0]
+    assert (account.host, account.port, account.security, account.auth, account.drafts_folder) \
+        == ("imap.gmail.com", 993, "tls", "xoauth2", "[Gmail]/Drafts")
+    assert account.token_command == "oama access me" and account.password_command is None
+    path.write_text(PRESET.format(extra='provider = "fastmail"\nport = 1993\n'
+                                        'password_command = "pass mail"'))
+    account = load_config(path).accounts[0]
+    assert (account.host, account.port, account.auth) == ("imap.fastmail.com", 1993, "password")
+
+
+def test_provider_and_token_command_errors_name_the_key(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(PRESET.format(extra='provider = "hotmail"\npassword_env = "P"'))
+    with pytest.raises(ConfigError, match=r"accounts\[0\]\.provider must be one of gmail, "
+                                          r"outlook, .*got 'hotmail'"):
+        load_config(path)
+    path.write_text(PRESET.format(extra='provider = "outlook"'))
+    with pytest.raises(ConfigError, match=r"password_env is missing: set token_command"):
+        load_config(path)
+    path.write_text(PRESET.format(extra='provider = "icloud"\ntoken_command = "x"'))
+    with pytest.raises(ConfigError, match=r"token_command needs auth = \"xoauth2\""):
+        load_config(path)
