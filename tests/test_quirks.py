@@ -179,3 +179,17 @@ def test_bad_is_a_bug_report_not_a_retried_connection_error(dovecot_account: Acc
     assert "answered BAD" in err and "please report it" in err, err
     assert "STORX" in err or "Unknown command" in err, "the server's words are in the report"
     assert proxy.connections == 1, "a BAD is not retried"
+
+
+def refuse_store(data: bytes) -> bytes:
+    return re.sub(rb"(\w+) OK Store completed[^\r\n]*", rb"\1 NO [LIMIT] Too many keywords", data)
+
+
+def test_no_is_reported_with_the_servers_words_and_not_retried(dovecot_account: Account, proxy,
+                                                               samples, capsys) -> None:
+    dovecot_account.append(samples["mass"][:2])
+    config = through(dovecot_account, proxy, Rule(server_filter=refuse_store))
+    assert main(["run", "--config", config]) == 1
+    err = capsys.readouterr().err
+    assert "the server refused" in err and "Too many keywords" in err, err
+    assert proxy.connections == 1, "a NO is not retried"
