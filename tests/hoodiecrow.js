@@ -14,7 +14,7 @@ const plugins = ["ID", "SASL-IR", "AUTH-PLAIN", "XOAUTH2", "NAMESPACE", "IDLE", 
 if (gmail) {
     plugins.push("X-GM-EXT-1", gmailLabelSearch);
 }
-plugins.push(saslWithoutInitialResponse);
+plugins.push(saslWithoutInitialResponse, oauthBearer);
 
 // Gmail and Office 365 accept AUTHENTICATE XOAUTH2 without SASL-IR (the client sends the
 // token after a "+" continuation, as Python's imaplib does); Hoodiecrow wants it inline.
@@ -42,6 +42,41 @@ function gmailLabelSearch(server) {
         const wanted = String(label && label.value || label);
         return (message["X-GM-LABELS"] || []).indexOf(wanted) >= 0;
     };
+}
+
+// Gmail also offers OAUTHBEARER (RFC 7628), which Hoodiecrow lacks: the same check of user
+// and token as its XOAUTH2, on the GS2 form "n,a=USER,^Aauth=Bearer TOKEN^A^A".
+function oauthBearer(server) {
+    server.registerCapability("AUTH=OAUTHBEARER", function(connection) {
+        return connection.state === "Not Authenticated";
+    });
+    server.setCommandHandler("AUTHENTICATE OAUTHBEARER", function(connection, parsed, data, callback) {
+        const answer = function(line) {
+            const parts = Buffer.from(line.trim(), "base64").toString("utf-8").split("\x01");
+            const who = /^n,a=([^,]*),$/.exec(parts[0] || "");
+            const bearer = /^auth=Bearer (.+)$/.exec(parts[1] || "");
+            const account = who && server.users[who[1]];
+            const ok = account && bearer && account.xoauth2 &&
+                account.xoauth2.accessToken === bearer[1];
+            if (ok) {
+                connection.state = "Authenticated";
+            }
+            connection.send({tag: parsed.tag, command: ok ? "OK" : "NO",
+                             attributes: [{type: "TEXT", value: ok ? "User logged in" :
+                                                                      "SASL authentication failed"}]},
+                            "AUTHENTICATE OAUTHBEARER", parsed, data);
+        };
+        if (parsed.attributes && parsed.attributes.length) {
+            answer(String(parsed.attributes[0].value));
+            return callback();
+        }
+        connection.send({tag: "+", attributes: [{type: "TEXT", value: ""}]}, "SASL", parsed, data);
+        connection.inputHandler = function(line) {
+            connection.inputHandler = false;
+            answer(line);
+        };
+        return callback();
+    });
 }
 
 const folders = gmail ? {

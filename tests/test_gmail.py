@@ -68,3 +68,15 @@ def test_tokens_never_reach_the_log(gmail_account: Account, samples, capsys) -> 
     assert "AUTHENTICATE" in err, "imapclient's protocol log was on"
     sasl = base64.b64encode(f"user=alice\x01auth=Bearer {TOKEN}\x01\x01".encode()).decode()
     assert TOKEN not in err and sasl not in err
+
+
+def test_oauthbearer_login_with_a_token_command(gmail_account: Account, samples, capsys) -> None:
+    gmail_account.append(samples["other"][:2])
+    config = gmail_account.config(auth="oauthbearer", password_env=None,
+                                  token_command=f"printf '%s\\n' {TOKEN}")
+    assert main(["run", "--config", str(config)]) == 0
+    assert "2 new" in capsys.readouterr().out
+    wrong = gmail_account.config(auth="oauthbearer", password_env=None,
+                                 token_command="echo ya29.other")
+    assert main(["run", "--config", str(wrong)]) == 3
+    assert "refused the OAuth2 access token" in capsys.readouterr().err
