@@ -4,7 +4,8 @@ Courier splits a session in two: `imaplogin` checks the password through courier
 root daemon, then execs `imapd`, which serves the logged-in session. This front end plays
 `imaplogin` (greeting, CAPABILITY, LOGIN against one test password) and then hands the socket
 to the real Courier `imapd`, started with Debian's own `/etc/courier/imapd` settings; every
-command after LOGIN is answered by Courier itself.
+command after LOGIN is answered by Courier itself. It also runs gamin's `gam_server` from the
+tree, which Courier uses to watch folders (without it, every SELECT waits ~1 s for it).
 
 Usage: python courierfront.py TREE HOME_ROOT PORT PASSWORD
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -71,6 +73,16 @@ def serve(conn: socket.socket, tree: Path, homes: Path, password: str) -> None:
     conn.close()
 
 
+def start_gam_server(tree: Path, client_id: str) -> subprocess.Popen | None:
+    """gamin's file-watch server for Courier's IDLE; None when it cannot run here."""
+    binary = tree / "usr/libexec/gam_server"
+    if not binary.exists():
+        return None
+    return subprocess.Popen([str(binary), "--notimeout", client_id], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, env={"GAM_CLIENT_ID": client_id,
+                                                            "PATH": "/usr/bin:/bin"})
+
+
 def start_imapd(conn: socket.socket, tree: Path, home: Path, tag: str) -> None:
     """Exec Courier's imapd on the socket, as imaplogin does after a successful login."""
     make_maildir(home / "Maildir")
@@ -80,7 +92,7 @@ def start_imapd(conn: socket.socket, tree: Path, home: Path, tag: str) -> None:
     script = f'set -a; . "{settings}"; set +a; cd "$HOME"; exec "{tree}/usr/bin/imapd" Maildir'
     env = {"PATH": "/usr/bin:/bin", "HOME": str(home), "AUTHENTICATED": home.name,
            "IMAPLOGINTAG": tag, "LD_LIBRARY_PATH": libs, "TCPREMOTEIP": "127.0.0.1",
-           "TCPREMOTEPORT": "0"}
+           "TCPREMOTEPORT": "0", "GAM_CLIENT_ID": os.environ["GAM_CLIENT_ID"]}
     subprocess.Popen(["sh", "-c", script], stdin=conn.fileno(), stdout=conn.fileno(),
                      stderr=subprocess.DEVNULL, env=env, close_fds=True)
     conn.close()
@@ -88,6 +100,15 @@ def start_imapd(conn: socket.socket, tree: Path, home: Path, tag: str) -> None:
 
 def main() -> None:
     tree, homes, port, password = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+    os.environ["GAM_CLIENT_ID"] = f"triage-courier-{port}"
+    gam = start_gam_server(tree, os.environ["GAM_CLIENT_ID"])
+
+    def stop(*_: object) -> None:
+        if gam is not None:
+            gam.terminate()
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, stop)
     listener = socket.create_server(("127.0.0.1", port))
     print(f"ready {port}", flush=True)
     while True:
