@@ -16,7 +16,8 @@ install: $(STAMP)
 demo: $(STAMP)  ## the whole pipeline against a throwaway local IMAP server with sample mail
 	$(BIN)/python demo/run_demo.py
 
-test: $(STAMP)  ## the whole suite, including real Dovecot and pymap servers on loopback
+test: $(STAMP)  ## type check, then the whole suite, including real IMAP servers on loopback
+	$(BIN)/python -m mypy
 	$(BIN)/python -m pytest
 
 train: $(STAMP)  ## retrain models/ from training_data/ (gated: keeps a better current model)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass, field
+from typing import Sequence
 
-from triage.mailbox import Fetched, FolderError, FolderState, MailboxError
+from triage.mailstore import Fetched, FolderError, FolderState, MailboxError, MailStore
 
 
 @dataclass
@@ -24,6 +25,7 @@ class FakeMailbox:
         self.folders: dict[str, FakeFolder] = {"INBOX": FakeFolder(), "Drafts": FakeFolder(2000)}
         self.keywords, self.special_drafts = keywords, special_drafts
         self.selected: str | None = None
+        self.readonly = False
         self.calls: list[str] = []
         self.fail_on: set[str] = set()
 
@@ -47,22 +49,22 @@ class FakeMailbox:
         self._maybe_fail("select")
         if folder not in self.folders:
             raise FolderError(f"folder {folder!r} cannot be used")
-        self.selected = folder
+        self.selected, self.readonly = folder, readonly
         box = self.folders[folder]
-        return FolderState(folder, box.uidvalidity, box.next_uid, self.keywords)
+        return FolderState(folder, box.uidvalidity, box.next_uid, self.keywords, len(box.messages))
 
     def new_uids(self, after_uid: int, since: dt.date | None) -> list[int]:
         self._maybe_fail("search")
         return sorted(u for u in self.folders[self.selected or "INBOX"].messages if u > after_uid)
 
-    def fetch(self, uids: list[int], max_bytes: int) -> list[Fetched]:
+    def fetch(self, uids: Sequence[int], max_bytes: int) -> list[Fetched]:
         self._maybe_fail("fetch")
         box = self.folders[self.selected or "INBOX"]
         return [Fetched(u, box.messages[u][:max_bytes], len(box.messages[u]),
                         tuple(sorted(box.flags[u])), len(box.messages[u]) > max_bytes)
                 for u in uids if u in box.messages]
 
-    def message_ids(self, uids: list[int]) -> dict[int, str]:
+    def message_ids(self, uids: Sequence[int]) -> dict[int, str]:
         box = self.folders[self.selected or "INBOX"]
         out = {}
         for uid in uids:
@@ -71,12 +73,12 @@ class FakeMailbox:
                 out[uid] = "\r\n".join(l for l in head.split("\r\n") if l.lower().startswith("message-id"))
         return out
 
-    def add_keyword(self, uids: list[int], keyword: str) -> None:
+    def add_keyword(self, uids: Sequence[int], keyword: str) -> None:
         self._maybe_fail("store")
         for uid in uids:
             self.folders[self.selected or "INBOX"].flags[uid].add(keyword)
 
-    def move(self, uids: list[int], folder: str) -> None:
+    def move(self, uids: Sequence[int], folder: str) -> None:
         self._maybe_fail("move")
         source = self.folders[self.selected or "INBOX"]
         for uid in uids:
@@ -117,12 +119,26 @@ class FakeMailbox:
             return "Drafts"
         raise FolderError("no Drafts folder")
 
-    def find_header(self, folder: str, header: str, value: str) -> list[int]:
-        self.selected = folder
-        pattern = re.compile(rf"^{re.escape(header)}:\s*{re.escape(value)}\s*$", re.M | re.I)
-        return [u for u, raw in self.folders[folder].messages.items()
-                if pattern.search(raw.decode("utf-8", "replace").replace("\r", ""))]
+    def find_by_message_id(self, folder: str, message_ids: Sequence[str]) -> list[int]:
+        self.selected, self.readonly = folder, True
+        out = []
+        for value in message_ids[-8:]:
+            pattern = re.compile(rf"^Message-ID:\s*{re.escape(value)}\s*$", re.M | re.I)
+            out += [u for u, raw in self.folders[folder].messages.items()
+                    if pattern.search(raw.decode("utf-8", "replace").replace("\r", ""))]
+        return sorted(set(out))
 
     def append_draft(self, folder: str, raw: bytes) -> int | None:
         self._maybe_fail("append")
-        return self.deliver(raw, folder, ("\\Draft",))
+        if self.selected == folder and self.readonly:  # as Mailbox does: UNSELECT first
+            self.selected, self.readonly = None, False
+        return self.deliver(raw, folder, ("\\Draft", "\\Seen"))
+
+    def wait_for_news(self, seconds: float) -> bool:
+        self._maybe_fail("idle")
+        return False
+
+
+def _conforms(box: FakeMailbox) -> MailStore:
+    """mypy checks that the fake implements the declared interface."""
+    return box

@@ -186,6 +186,29 @@ def start_pymap(root: Path, user: str = "alice") -> Server:
     return Server("pymap", port, process, root)
 
 
+def restart_dovecot(server: Server) -> None:
+    """Start a stopped Dovecot again on the same ports with the same mail (a server restart)."""
+    server.process = subprocess.Popen(
+        _as_service_user([str(DOVECOT), "-F", "-c", str(server.root / "dovecot.conf")]),
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_for_greeting(server.port)
+
+
+def deliver_to_maildir(server: Server, user: str, raw: bytes, folder: str = "INBOX") -> None:
+    """Put a message straight into a user's Maildir, as a local delivery agent does."""
+    base = server.maildir(user) if folder == "INBOX" else server.maildir(user) / f".{folder}"
+    name = f"{time.time_ns()}.{os.getpid()}_{uuid_hex()}.triage-test"
+    tmp, new = base / "tmp" / name, base / "new" / name
+    tmp.write_bytes(raw.replace(b"\r\n", b"\n"))
+    if os.geteuid() == 0:
+        shutil.chown(tmp, "nobody", "nogroup")
+    os.rename(tmp, new)
+
+
+def uuid_hex() -> str:
+    import uuid
+    return uuid.uuid4().hex[:12]
+
 CACHE = Path(__file__).resolve().parent.parent / ".cache"
 HOODIECROW_MODULES = CACHE / "hoodiecrow" / "node_modules"
 COURIER_TREE = CACHE / "courier" / "root"

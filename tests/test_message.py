@@ -18,7 +18,7 @@ def test_rfc2047_subject_and_display_name_are_decoded() -> None:
 
 def test_raw_utf8_in_headers_is_read_as_utf8() -> None:
     m = parse_message("From: Sabine Krüger <s@a.example>\nSubject: Enólogo jefe\n\nx\n".encode())
-    assert m.subject == "Enólogo jefe" and m.sender.name == "Sabine Krüger"
+    assert m.subject == "Enólogo jefe" and m.sender is not None and m.sender.name == "Sabine Krüger"
 
 
 def test_unknown_charset_does_not_crash() -> None:

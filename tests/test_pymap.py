@@ -65,7 +65,7 @@ def test_drafts_land_in_the_configured_folder(pymap_account: Account, samples, c
 def test_a_missing_drafts_folder_is_reported_and_never_created(pymap_account: Account, samples,
                                                                capsys) -> None:
     pymap_account.append(samples["targeted"][:2])
-    assert main(["run", "--config", str(pymap_account.config())]) == 0
+    assert main(["run", "--config", str(pymap_account.config())]) == 1, "failed messages: exit 1"
     captured = capsys.readouterr()
     assert "no Drafts folder" in captured.err
     assert "2 failed" in captured.out

@@ -135,7 +135,7 @@ def test_with_uidplus_only_the_move_copies_and_expunges_only_our_uids(
 
 
 def drop_append_flags(data: bytes) -> bytes:
-    return re.sub(rb"(APPEND \S+) \(\\Draft\)", rb"\1", data)
+    return re.sub(rb"(APPEND \S+) \([^)]*\)", rb"\1", data)
 
 
 def test_a_server_that_ignores_append_flags_still_gets_draft_flagged(
@@ -143,7 +143,7 @@ def test_a_server_that_ignores_append_flags_still_gets_draft_flagged(
     dovecot_account.append(samples["targeted"][:3])
     config = through(dovecot_account, proxy, Rule(client_filter=drop_append_flags))
     assert main(["run", "--config", config]) == 0
-    assert b"(\\Draft)" not in proxy.client_log.split(b"APPEND", 1)[-1].split(b"\r\n", 1)[0]
+    assert b"\\Draft" not in proxy.client_log.split(b"APPEND", 1)[-1].split(b"\r\n", 1)[0]
     drafts = dovecot_account.flags("Drafts")
     assert drafts and all("\\Draft" in f for f in drafts.values()), drafts
 

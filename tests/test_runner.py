@@ -139,17 +139,25 @@ def test_moves_when_configured(config, tmp_path) -> None:
     assert box.folders["Bulk"].flags[1] == {"triage-mass"}
 
 
-def test_dry_run_touches_nothing(config, tmp_path) -> None:
+def test_dry_run_touches_nothing_and_prints_the_plan_a_real_run_carries_out(
+        config, tmp_path, caplog) -> None:
     box = FakeMailbox()
-    box.deliver(mail(1, "targeted"))
+    for n, subject in enumerate(["targeted", "mass", "other"], start=1):
+        box.deliver(mail(n, subject))
     lines: list[str] = []
     with Ledger(tmp_path / "l.sqlite") as ledger:
         Runner(config, config.accounts[0], KeywordModel(), ledger, lambda: box,
                RunOptions(dry_run=True), lines.append).run()
         assert ledger.count() == 0
-    assert box.folders["INBOX"].flags[1] == set() and box.folders["Drafts"].messages == {}
-    assert lines == ["would label INBOX UID 1: targeted (0.90) 'targeted 1'; would draft a reply "
-                     "to r1@agency.example.org"]
+    assert all(box.folders["INBOX"].flags[u] == set() for u in (1, 2, 3))
+    assert box.folders["Drafts"].messages == {}
+    assert lines[0] == ("would: INBOX UID 1: targeted (0.90) 'targeted 1'; draft a reply to "
+                        "r1@agency.example.org; add keyword triage-targeted")
+    with caplog.at_level("INFO", logger="triage.runner"), Ledger(tmp_path / "l.sqlite") as ledger:
+        runner(config, box, ledger).run()
+    done = [r.getMessage() for r in caplog.records if r.name == "triage.runner" and " UID " in r.getMessage()]
+    assert ["would: " + line for line in done] == lines, "dry run and real run share one plan"
+    assert sorted(box.folders["INBOX"].flags[1]) == ["triage-targeted"]
 
 
 def test_no_draft_for_bulk_or_answered_mail(config, tmp_path) -> None:

@@ -6,26 +6,29 @@ Nothing imports this module; it only calls the core.
 from __future__ import annotations
 
 import argparse
+import base64
+import datetime as dt
 from importlib import resources
 import json
 import logging
 import re
+import signal
 import sys
 import time
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
 from . import __version__
-from .classifier import Model, ModelError, explain, load_model
+from .classifier import ModelError, explain, load_model
 from .config import Account, Config, ConfigError, default_config_path, load_config
-from .learn import CorrectionStore, Harvester, correction_folders, create_correction_folders
-from .ledger import LedgerError, LockBusy, Ledger, account_lock, corrections_dir, ledger_path
-from .mailbox import (AuthError, CommandRefused, FolderError, Mailbox, MailboxError,
-                      ProtocolError, sasl_forms)
+from .learn import CorrectionStore, Harvester, create_correction_folders
+from .doctor import FAIL, check_account, check_model
+from .ledger import LedgerError, LockBusy, Ledger, corrections_dir, ledger_path
+from .mailstore import AuthError, FolderError, MailboxError, ProtocolError
 from .message import ParseError, parse_message
-from .runner import RunOptions, Runner
-from .secrets import SecretError, resolve_secret
+from .secrets import SecretError
+from .session import AccountResult, ModelOnce, open_session, run_account, run_options
+from .watch import Watch, WatchOptions
 from .training import TrainingError, rollback, stderr_progress, train
 
 log = logging.getLogger("triage")
@@ -46,30 +49,36 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 class Redactor(logging.Filter):
-    """Replaces every registered secret, as a whole token, and AUTH/LOGIN payloads by '***'.
+    """Replaces registered secrets in log records by '***': as whole tokens, inside base64
+    (an OAuth2 SASL payload), and the arguments of IMAP LOGIN and AUTHENTICATE commands.
 
     A secret is replaced where it stands alone (between spaces, quotes or punctuation), never
-    inside a longer word: password "x" leaves "syntax" alone. Register with `add`, which also
-    registers the base64 SASL forms of an OAuth2 token.
+    inside a longer word: password "x" leaves "syntax" alone.
     """
 
     secrets: set[str] = set()
     _AUTH = re.compile(r"\b(LOGIN|AUTHENTICATE) \S.*")  # IMAP commands, upper case
-
-    @classmethod
-    def add(cls, secret: str, username: str = "") -> None:
-        cls.secrets.add(secret)
-        cls.secrets.update(sasl_forms(username, secret))
+    _BASE64 = re.compile(r"[A-Za-z0-9+/]{16,}={0,2}")
 
     def filter(self, record: logging.LogRecord) -> bool:
         text = record.getMessage()
         redacted = self._AUTH.sub(lambda m: f"{m.group(1)} ***", text)
+        redacted = self._BASE64.sub(self._payload, redacted)
         for secret in self.secrets:
             redacted = re.sub(rf"(?<![^\s\"'=:,;(\[{{<]){re.escape(secret)}(?![^\s\"',;)\]}}>.])",
                               "***", redacted)
         if redacted != text:
             record.msg, record.args = redacted, None
         return True
+
+    def _payload(self, match: re.Match[str]) -> str:
+        """A base64 word that decodes to text holding a secret (a SASL string) becomes '***'."""
+        try:
+            decoded = base64.b64decode(match.group(0) + "=" * (-len(match.group(0)) % 4))
+        except ValueError:
+            return match.group(0)
+        text = decoded.decode("latin-1")
+        return "***" if any(s in text for s in self.secrets) else match.group(0)
 
 
 def setup_logging(verbosity: int) -> None:
@@ -139,12 +148,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("run", cmd_run, "Fetch new mail once, classify, label, draft, record; one summary "
                 "line per account.", account=True)
-    p.add_argument("--dry-run", action="store_true", help="show what would happen; change nothing")
+    p.add_argument("--dry-run", action="store_true",
+                   help="print the plan a real run would carry out; change nothing")
+    p.add_argument("--since", type=_date, default=None, metavar="YYYY-MM-DD",
+                   help="also process older mail below the watermark that arrived since DATE "
+                        "(a deliberate backfill; mail already handled is recognised)")
     p.add_argument("-q", "--quiet", action="store_true",
                    help="print the summary only when something was processed or failed")
-    p = command("watch", cmd_watch, "Stay connected: run, then wait in IMAP IDLE for new mail and "
-                "run again.", account=True)
-    p.add_argument("--interval", type=float, default=600, help="re-check at least this often (s)")
+    p = command("watch", cmd_watch, "Stay connected to every account and folder (a connection "
+                "each): process new mail as it arrives (IMAP IDLE, or NOOP polling), reconnect "
+                "after drops, stop cleanly on SIGTERM/SIGINT.", account=True)
+    p.add_argument("--interval", type=float, default=600,
+                   help="re-scan at least this often even without news (s, default 600)")
+    p.add_argument("--max-backoff", type=float, default=60,
+                   help="longest wait between reconnection attempts (s, default 60)")
     p.add_argument("-q", "--quiet", action="store_true", help="summaries only when work was done")
     p = command("classify", cmd_classify, "Classify .eml files or folders of them (recursive), "
                 "no server needed.")
@@ -192,32 +209,28 @@ def build_parser() -> argparse.ArgumentParser:
 def cmd_run(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     model = ModelOnce(config.model_dir)
-    codes = [run_account(config, name, model, args.dry_run, args.quiet)
-             for name in _account_names(config, args.account)]
+    codes = []
+    for account in _accounts(config, args.account):
+        options = run_options(account, args.dry_run, args.since)
+        result = run_account(config, account, model, options, Redactor.secrets.add, print)
+        codes.append(_finish(result, args.quiet))
     return max(codes, default=EXIT_OK)
 
 
-class ModelOnce:
-    """Loads the model on first use, so a run that finds the lock taken never pays for it."""
-
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
-        self.model: Model | None = None
-
-    def get(self) -> Model:
-        if self.model is None:
-            self.model = load_model(self.directory)
-        return self.model
-
-
-@contextmanager
-def account_session(config: Config, account: Account) -> Iterator[tuple[str, Ledger]]:
-    """Hold the account's lock, resolve its secret (redacted from logs) and open its ledger."""
-    with account_lock(config.state_dir, account.name):
-        secret = resolve_secret(account)
-        Redactor.add(secret, account.username)
-        with Ledger(ledger_path(config.state_dir, account.name)) as ledger:
-            yield secret, ledger
+def _finish(result: AccountResult, quiet: bool) -> int:
+    """Print an account's summary (or its error) and give its exit code."""
+    if result.busy:
+        log.warning("%s", result.busy)
+        if not quiet:
+            print(f"triage: {result.account}: another run is in progress; nothing done")
+        return EXIT_OK
+    if result.error is not None:
+        return account_failure(result.account, result.error)
+    tally = result.tally
+    assert tally is not None
+    if not quiet or tally.processed or tally.failed or tally.skipped_folders:
+        print(tally.line())
+    return EXIT_FAILED if tally.failed or tally.skipped_folders else EXIT_OK
 
 
 def account_failure(name: str, exc: SecretError | MailboxError) -> int:
@@ -226,56 +239,30 @@ def account_failure(name: str, exc: SecretError | MailboxError) -> int:
         return fail(EXIT_AUTH, f"{name}: {exc}")
     if isinstance(exc, FolderError):
         return fail(EXIT_USAGE, f"{name}: {exc}")
-    if isinstance(exc, (CommandRefused, ProtocolError)):
+    if isinstance(exc, ProtocolError):
         return fail(EXIT_FAILED, f"{name}: {exc}")
     return fail(EXIT_CONNECTION, f"{name}: {exc}")
 
 
-def run_account(config: Config, name: str, model: ModelOnce, dry_run: bool = False,
-                quiet: bool = False) -> int:
-    """One account: lock, secret, ledger, run; the summary on stdout, errors on stderr."""
-    account = config.account(name)
-    options = RunOptions(dry_run=dry_run, retries=account.retries,
-                         backoff_seconds=account.retry_backoff,
-                         deadline_seconds=account.run_deadline)
-    try:
-        with account_session(config, account) as (secret, ledger):
-            runner = Runner(config, account, model.get(), ledger,
-                            lambda: Mailbox.connect(account, secret), options, print)
-            tally = runner.run()
-    except LockBusy as exc:
-        log.warning("%s", exc)
-        if not quiet:
-            print(f"triage: {account.name}: another run is in progress; nothing done")
-        return EXIT_OK
-    except (SecretError, MailboxError) as exc:
-        return account_failure(account.name, exc)
-    if not quiet or tally.processed or tally.failed:
-        print(tally.line())
-    return EXIT_OK
-
-
 def cmd_watch(args: argparse.Namespace) -> int:
     config = load_config(args.config)
-    model = ModelOnce(config.model_dir)
-    model.get()
-    names = _account_names(config, args.account)
-    account = config.account(names[0])
-    secret = resolve_secret(account)
-    Redactor.add(secret, account.username)
-    while True:
-        for name in names:
-            run_account(config, name, model, quiet=args.quiet)
-        try:
-            mbox = Mailbox.connect(account, secret)
-            try:
-                mbox.select(account.folders[0], readonly=True)
-                mbox.idle_until_news(args.interval)
-            finally:
-                mbox.close()
-        except MailboxError as exc:
-            log.warning("%s; next attempt in 60 s", exc)
-            time.sleep(60)
+    options = WatchOptions(interval=args.interval, backoff_max=args.max_backoff, quiet=args.quiet)
+    watch = Watch(config, _accounts(config, args.account), ModelOnce(config.model_dir), options,
+                  Redactor.secrets.add, _print_flush)
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: watch.stop.set())
+    try:
+        error = watch.run()
+    except LockBusy as exc:
+        print(f"triage: {exc}; this watch does nothing", file=sys.stderr)
+        return EXIT_OK
+    except SecretError as exc:
+        return account_failure("watch", exc)
+    return account_failure("watch", error) if error is not None else EXIT_OK
+
+
+def _print_flush(line: str) -> None:
+    print(line, flush=True)
 
 
 def cmd_classify(args: argparse.Namespace) -> int:
@@ -370,13 +357,14 @@ def cmd_learn(args: argparse.Namespace) -> int:
 def _learn_account(config: Config, name: str, store: CorrectionStore, create: bool) -> int:
     account = config.account(name)
     try:
-        with account_session(config, account) as (secret, ledger):
-            mbox = Mailbox.connect(account, secret)
+        with open_session(config, account, Redactor.secrets.add) as session:
+            mbox = session.connect()
             try:
                 if create:
                     for folder in create_correction_folders(mbox, account):
                         print(f"triage: {name}: created {folder}")
-                found = Harvester(config, account, mbox, ledger, store).harvest(keyword_days=None)
+                found = Harvester(config, account, mbox, session.ledger, store).harvest(
+                    keyword_days=None)
             finally:
                 mbox.close()
     except LockBusy as exc:
@@ -414,66 +402,15 @@ def cmd_drafts(args: argparse.Namespace) -> int:
 def cmd_doctor(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     print(f"ok   config {config.path}")
-    try:
-        load_model(config.model_dir)
-        print(f"ok   model {config.model_dir}")
-    except ModelError as exc:
-        print(f"FAIL model: {exc}")
-    worst = EXIT_OK
-    for name in _account_names(config, args.account):
-        worst = max(worst, _doctor_account(config, name))
-    return worst
-
-
-def _doctor_account(config: Config, name: str) -> int:
-    account = config.account(name)
-    try:
-        secret = resolve_secret(account)
-        Redactor.add(secret, account.username)
-        print(f"ok   {name}: password source")
-        mbox = Mailbox.connect(account, secret)
-    except (SecretError, AuthError) as exc:
-        print(f"FAIL {name}: {exc}")
-        return EXIT_AUTH
-    except MailboxError as exc:
-        print(f"FAIL {name}: {exc}")
-        return EXIT_CONNECTION
-    try:
-        print(f"ok   {name}: connected to {account.host}:{account.port} ({account.security}), "
-              "logged in")
-        _doctor_server(name, mbox)
-        for folder in account.folders:
-            if mbox.is_all_mail(folder):
-                print(f"note {name}: {folder} is skipped: on Gmail it repeats every message")
-                continue
-            state = mbox.select(folder)  # not EXAMINE, after which PERMANENTFLAGS lists nothing
-            labels = "Gmail labels" if mbox.gmail else "keywords"
-            print(f"ok   {name}: {folder} (UIDVALIDITY {state.uidvalidity}); {labels} "
-                  f"{'allowed' if state.keywords_allowed else 'NOT allowed: ledger only'}")
-        print(f"ok   {name}: drafts go to {mbox.drafts_folder(account.drafts_folder)!r}")
-        folders = correction_folders(mbox, account)
-        missing = [f for f in folders.values() if not mbox.folder_exists(f)]
-        if folders and not missing:
-            print(f"ok   {name}: corrections: move mislabelled mail into {', '.join(folders.values())}")
-        elif folders:
-            print(f"note {name}: no correction folders {', '.join(missing)}; create them with "
-                  "`triage learn --create-folders` to teach triage by moving mail")
-    except MailboxError as exc:
-        print(f"FAIL {name}: {exc}")
-        return EXIT_USAGE if isinstance(exc, FolderError) else EXIT_CONNECTION
-    finally:
-        mbox.close()
-    return EXIT_OK
-
-
-def _doctor_server(name: str, mbox: Mailbox) -> None:
-    """Capabilities that change what triage does on this server."""
-    for cap in ("IDLE", "MOVE", "UIDPLUS", "SPECIAL-USE", "X-GM-EXT-1"):
-        print(f"{'ok  ' if mbox.has(cap) else 'note'} {name}: {cap} "
-              f"{'offered' if mbox.has(cap) else 'not offered'}")
-    if not mbox.can_move():
-        print(f"note {name}: without MOVE or UIDPLUS no message is moved (move_to is ignored; "
-              "keywords only), because a move could delete mail")
+    checks = [check_model(config)]
+    print(checks[0].line())
+    for account in _accounts(config, args.account):
+        for check in check_account(config, account, Redactor.secrets.add):
+            print(check.line())
+            checks.append(check)
+    failed = [c.kind for c in checks if c.status == FAIL]
+    codes = {"auth": EXIT_AUTH, "connection": EXIT_CONNECTION, "model": EXIT_MODEL}
+    return max((codes.get(kind, EXIT_USAGE) for kind in failed), default=EXIT_OK)
 
 
 def cmd_init(args: argparse.Namespace) -> int:
@@ -488,7 +425,18 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 # -- helpers ----------------------------------------------------------------------------
 def _account_names(config: Config, only: str | None) -> list[str]:
-    return [config.account(only).name] if only else [a.name for a in config.accounts]
+    return [a.name for a in _accounts(config, only)]
+
+
+def _accounts(config: Config, only: str | None) -> list[Account]:
+    return [config.account(only)] if only else list(config.accounts)
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2026-01-31") from None
 
 
 def _model_dir_from_default_config() -> Path:

@@ -19,7 +19,8 @@ from pathlib import Path
 
 from .config import LABELS, Account, Config
 from .ledger import Correction, Ledger, ensure_private_dir
-from .mailbox import Mailbox, chunks
+from .mailbox import chunks
+from .mailstore import MailStore
 from .message import fingerprint, parse_message
 
 log = logging.getLogger(__name__)
@@ -85,7 +86,7 @@ class CorrectionStore:
                 if (self.directory / label).is_dir()}
 
 
-def correction_folders(mbox: Mailbox, account: Account) -> dict[str, str]:
+def correction_folders(mbox: MailStore, account: Account) -> dict[str, str]:
     """label → the full name of its correction folder on this server ({} when turned off)."""
     if not account.corrections_folder:
         return {}
@@ -96,7 +97,7 @@ def correction_folders(mbox: Mailbox, account: Account) -> dict[str, str]:
     return {label: f"{root}{delimiter}{label}" for label in LABELS}
 
 
-def create_correction_folders(mbox: Mailbox, account: Account) -> list[str]:
+def create_correction_folders(mbox: MailStore, account: Account) -> list[str]:
     """Create the correction folders that are missing (only on the user's request)."""
     created = []
     for folder in correction_folders(mbox, account).values():
@@ -108,7 +109,7 @@ def create_correction_folders(mbox: Mailbox, account: Account) -> list[str]:
 class Harvester:
     """Finds corrections on one connection and records them in the ledger and the store."""
 
-    def __init__(self, config: Config, account: Account, mbox: Mailbox, ledger: Ledger,
+    def __init__(self, config: Config, account: Account, mbox: MailStore, ledger: Ledger,
                  store: CorrectionStore) -> None:
         self.config, self.account, self.mbox = config, account, mbox
         self.ledger, self.store = ledger, store

@@ -228,6 +228,37 @@ class Ledger:
             "SELECT uid FROM messages WHERE folder = ? AND uidvalidity = ? AND status IN (?, ?)",
             (folder, uidvalidity, DONE, GAVE_UP))}
 
+    def settled_among(self, folder: str, uidvalidity: int, uids: list[int]) -> set[int]:
+        """Of these UIDs, those that need no more work (done, or failed too often)."""
+        return {uid for uid, status in self._statuses(folder, uidvalidity, uids).items()
+                if status in (DONE, GAVE_UP)}
+
+    def failed_at(self, folder: str, uidvalidity: int, uids: list[int]) -> set[int]:
+        """Of these UIDs, those whose last attempt failed and will be tried again."""
+        return {uid for uid, status in self._statuses(folder, uidvalidity, uids).items()
+                if status == FAILED}
+
+    def _statuses(self, folder: str, uidvalidity: int, uids: list[int]) -> dict[int, str]:
+        found: dict[int, str] = {}
+        for start in range(0, len(uids), 500):
+            chunk = [int(u) for u in uids[start:start + 500]]
+            marks = ",".join("?" * len(chunk))
+            for uid, status in self.db.execute(
+                    f"SELECT uid, status FROM messages WHERE folder = ? AND uidvalidity = ? "
+                    f"AND uid IN ({marks})", (folder, uidvalidity, *chunk)):
+                found[int(uid)] = str(status)
+        return found
+
+    def baseline(self, folder: str, uidvalidity: int) -> int | None:
+        """The highest UID when this folder incarnation was first scanned (date limit below it)."""
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?",
+                              (f"baseline:{uidvalidity}:{folder}",)).fetchone()
+        return int(row[0]) if row and str(row[0]).isdigit() else None
+
+    def set_baseline(self, folder: str, uidvalidity: int, floor: int) -> None:
+        self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)",
+                        (f"baseline:{uidvalidity}:{folder}", str(int(floor))))
+
     def done_fingerprints(self, fingerprints: list[str]) -> dict[str, str | None]:
         """Of these fingerprints, those already decided (any folder incarnation) → label."""
         found: dict[str, str | None] = {}

@@ -1,9 +1,9 @@
 """The only module that speaks IMAP: connect, find new mail, fetch, label, move, draft, idle.
 
-Wraps IMAPClient and turns its many exception types into ours: `AuthError` (never
-retried), `FolderError` (a configuration problem), `CommandRefused` (the server answered NO),
-`ProtocolError` (the server answered BAD: a bug to report) and `MailboxError` itself (the
-connection broke or timed out: retry on a new connection).
+Wraps IMAPClient and turns its many exception types into those of `mailstore`: `AuthError`
+(never retried), `FolderError` (a configuration problem), `ProtocolError` (the server answered
+NO, or BAD: then a bug report naming the command and the server's words) and `MailboxError`
+itself (the connection broke or timed out: retry on a new connection).
 
 Server differences handled here: Gmail (X-GM-EXT-1: labels instead of keywords, `[Gmail]/All
 Mail` is a second view of every message), servers without MOVE or UIDPLUS (no moves), servers
@@ -13,21 +13,27 @@ that ignore APPEND flags, servers that refuse APPEND into a folder selected read
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import imaplib
 import logging
 import re
 import socket
 import ssl
-from dataclasses import dataclass
+import threading
+import time
 from typing import Iterator, Sequence
 
 from imapclient import IMAPClient, SocketTimeout
 from imapclient.exceptions import IMAPClientError, LoginError
+from imapclient.imapclient import _literal
 from imapclient.response_types import SearchIds
 
 from .config import Account
+from .mailstore import (AuthError, Fetched, FolderError, FolderState, MailboxError,
+                        ProtocolError, TLSError, ValidityChanged)
+
+__all__ = ["AuthError", "Fetched", "FolderError", "FolderState", "Mailbox", "MailboxError",
+           "ProtocolError", "TLSError", "ValidityChanged", "chunks", "search_value"]
 
 log = logging.getLogger(__name__)
 
@@ -37,53 +43,9 @@ DRAFT_FOLDER_NAMES = ("Drafts", "INBOX.Drafts", "INBOX/Drafts", "Draft", "[Gmail
 _APPENDUID = re.compile(rb"APPENDUID (\d+) (\d+)")
 _MESSAGE_ID = re.compile(rb"^Message-ID:[ \t]*(<[^>\r\n]{1,500}>)", re.I | re.M)
 MAX_UID = 4294967295  # RFC 3501: UIDs are 32-bit
-
-
-class MailboxError(RuntimeError):
-    """Raised when the connection fails, times out or the server breaks protocol (transient)."""
-
-
-class AuthError(MailboxError):
-    """Raised when the server refuses the credentials (never retried)."""
-
-
-class TLSError(MailboxError):
-    """Raised when TLS cannot be established or verified (a setup problem, never retried)."""
-
-
-class FolderError(MailboxError):
-    """Raised when a folder is missing or cannot be used (a configuration problem)."""
-
-
-class CommandRefused(MailboxError):
-    """Raised when the server answers a command with NO (never retried: it would say it again)."""
-
-
-class ProtocolError(MailboxError):
-    """Raised when the server answers BAD: triage or the server broke the protocol (a bug)."""
-
-
-@dataclass(frozen=True)
-class FolderState:
-    """What SELECT told us about a folder."""
-
-    name: str
-    uidvalidity: int
-    uidnext: int
-    keywords_allowed: bool
-    exists: int = 0
-    readonly: bool = False  # after EXAMINE, compliant servers list no PERMANENTFLAGS
-
-
-@dataclass(frozen=True)
-class Fetched:
-    """One fetched message: raw bytes (maybe only the first part), size and flags."""
-
-    uid: int
-    raw: bytes
-    size: int
-    flags: tuple[str, ...]
-    truncated: bool
+MAX_LOOKUP_IDS = 8  # Message-IDs per thread/draft look-up: one SEARCH, bounded whatever the mail says
+IDLE_RENEW = 25 * 60  # re-issue IDLE well before the 29-minute limit of RFC 2177
+_SEARCHABLE = re.compile(r"^[\x21-\x7e\u00a0-\U0010ffff]{1,998}$")
 
 
 def chunks(uids: Sequence[int], size: int = CHUNK) -> Iterator[list[int]]:
@@ -103,7 +65,9 @@ class Mailbox:
     def __init__(self, client: IMAPClient) -> None:
         self.client = client
         self.selected: str | None = None
-        self.state: FolderState | None = None
+        self.readonly = False
+        self.state: FolderState | None = None  # of the selected folder
+        self.stop = threading.Event()  # set by `triage watch` to end a wait early
         self._noted: set[str] = set()
 
     @classmethod
@@ -155,12 +119,16 @@ class Mailbox:
         """SELECT (or EXAMINE) `folder` and report UIDVALIDITY, UIDNEXT and keyword support."""
         with _translated(f"selecting {folder}", folder):
             info = self.client.select_folder(folder, readonly=readonly)
-        self.selected = folder
-        permanent = [f.decode() if isinstance(f, bytes) else str(f)
-                     for f in info.get(b"PERMANENTFLAGS", ())]
-        self.state = FolderState(folder, int(info[b"UIDVALIDITY"]), int(info.get(b"UIDNEXT", 0)),
-                                 "\\*" in permanent or self.gmail, int(info.get(b"EXISTS", 0)),
-                                 readonly)
+        self.selected, self.readonly = folder, readonly
+        permanent = [_text(f) for f in info.get(b"PERMANENTFLAGS", ())]
+        validity = _number(info.get(b"UIDVALIDITY"))
+        if validity is None:
+            raise MailboxError(f"the server sent no valid UIDVALIDITY for {folder!r} "
+                               f"(got {_text(info.get(b'UIDVALIDITY'))[:40]!r}); without it UIDs "
+                               "cannot be trusted, so nothing in this folder is touched")
+        self.state = FolderState(folder, validity, _number(info.get(b"UIDNEXT")) or 0,
+                                 "\\*" in permanent or self.gmail,
+                                 _number(info.get(b"EXISTS")) or 0)
         return self.state
 
     def new_uids(self, after_uid: int, since: dt.date | None) -> list[int]:
@@ -171,7 +139,7 @@ class Mailbox:
         above `after_uid`, scans again with an explicit upper bound (GNU Mailutils answers
         `UID n:*` with nothing).
         """
-        found = self._search_uids(f"{after_uid + 1}:*", since, after_uid)
+        found = self._search_uids(f"{int(after_uid) + 1}:*", since, after_uid)
         if found or self._highest_uid() <= after_uid:
             return found
         found = self._search_uids(f"{after_uid + 1}:{MAX_UID}", since, after_uid)
@@ -257,7 +225,7 @@ class Mailbox:
         client's next EXPUNGE to delete, and triage never deletes mail.
         """
         if not self.can_move():
-            raise CommandRefused(f"the server offers neither MOVE nor UIDPLUS, so a move to "
+            raise ProtocolError(f"the server offers neither MOVE nor UIDPLUS, so a move to "
                                  f"{folder!r} could delete mail; not moved (keyword only)")
         if not self.folder_exists(folder):
             raise FolderError(f"folder {folder!r} does not exist; create it in your mail client "
@@ -326,23 +294,36 @@ class Mailbox:
                           f"{', '.join(([configured] if configured else []) + list(DRAFT_FOLDER_NAMES[:3]))} "
                           "exists; create one in your mail client or set drafts_folder")
 
-    def find_header(self, folder: str, header: str, value: str) -> list[int]:
-        """UIDs in `folder` (EXAMINEd unless already selected) whose `header` contains `value`."""
-        if self.selected != folder:
+    def find_by_message_id(self, folder: str, message_ids: Sequence[str]) -> list[int]:
+        """UIDs in `folder` (EXAMINEd unless selected) whose Message-ID is one of the last few `message_ids`.
+
+        One SEARCH whatever the message claims (a few most recent ids, ORed), each id sent
+        as a literal so no character of it can change the command.
+        """
+        wanted = [v for v in (search_value(i) for i in message_ids[-MAX_LOOKUP_IDS:]) if v]
+        if not wanted:
+            return []
+        criteria: list[object] = ["HEADER", "Message-ID", wanted[0]]
+        for value in wanted[1:]:
+            criteria = ["OR", "HEADER", "Message-ID", value, *criteria]
+        if self.selected != folder:  # a folder already selected (even read-write) will do
             self.select(folder, readonly=True)
         with _translated(f"searching {folder}"):
-            return [int(u) for u in self.client.search(["HEADER", header, value])]
+            return sorted(int(u) for u in self.client.search(criteria))
 
     def append_draft(self, folder: str, raw: bytes) -> int | None:
-        """APPEND with \\Draft; the new UID when the server reports APPENDUID (or a search does).
+        """APPEND with \\Draft and \\Seen; the new UID when the server reports APPENDUID (or a
+        search finds it).
 
-        Never into a folder this connection holds read-only (Courier refuses that), and the
-        flag is STOREd afterwards on servers that drop APPEND flags.
+        Never appends to a folder this connection holds read-only (Courier refuses that):
+        after the EXAMINE of a look-up, the folder is SELECTed read-write first (CLOSE is
+        not an option: pymap refuses it on a read-only folder; SELECT changes nothing). On
+        servers that drop APPEND flags, \\Draft is STOREd afterwards.
         """
-        if self.selected == folder and self.state is not None and self.state.readonly:
-            self.select(folder)  # read-write; never CLOSE, which expunges a read-write folder
+        if self.selected == folder and self.readonly:
+            self.select(folder)
         with _translated(f"appending a draft to {folder}", folder):
-            response = self.client.append(folder, raw, flags=[b"\\Draft"])
+            response = self.client.append(folder, raw, flags=[b"\\Draft", b"\\Seen"])
         match = _APPENDUID.search(response if isinstance(response, bytes) else b"")
         uid = int(match.group(2)) if match else None
         return self._ensure_draft_flag(folder, raw, uid)
@@ -352,10 +333,11 @@ class Mailbox:
         self.select(folder)
         if uid is None:
             message_id = _MESSAGE_ID.search(raw.split(b"\r\n\r\n", 1)[0])
-            if message_id is None:
+            value = search_value(message_id.group(1).decode("ascii", "replace")) if message_id else None
+            if value is None:
                 return None
             with _translated(f"searching {folder}"):
-                found = self.client.search(["HEADER", "Message-ID", message_id.group(1).decode()])
+                found = self.client.search(["HEADER", "Message-ID", value])
             uid = max((int(u) for u in found), default=None)
             if uid is None:
                 return None
@@ -367,23 +349,84 @@ class Mailbox:
                 self.client.add_flags([uid], [b"\\Draft"], silent=True)
         return uid
 
-    # -- waiting -----------------------------------------------------------------------
-    def idle_until_news(self, seconds: float) -> bool:
-        """IDLE on the selected folder up to `seconds`; True if the server reported new mail."""
-        with _translated("waiting in IDLE"):
-            self.client.idle()
-            try:
-                responses = self.client.idle_check(timeout=seconds)
-            finally:
-                self.client.idle_done()
-        return any(len(r) > 1 and r[1] in (b"EXISTS", b"RECENT") for r in responses)
+    # -- waiting ---------------------------------------------------------------------
+    def wait_for_news(self, seconds: float) -> bool:
+        """Wait on the selected folder up to `seconds`: IDLE where offered, else NOOP polls.
+
+        Returns True as soon as the server reports EXISTS or RECENT, including a report that
+        arrived while IDLE was starting (mail that landed after the last scan). Ends early,
+        returning False, when `self.stop` is set; IDLE is renewed before RFC 2177's limit.
+        """
+        deadline = time.monotonic() + seconds
+        if not self.has("IDLE"):
+            return self._poll(deadline)
+        while time.monotonic() < deadline and not self.stop.is_set():
+            with _translated("waiting in IDLE"):
+                if self._idle_once(min(deadline, time.monotonic() + IDLE_RENEW)):
+                    return True
+        return False
+
+    def _idle_once(self, until: float) -> bool:
+        _pending_untagged(self.client)  # stale: the counts SELECT reported, already scanned
+        self.client.idle()
+        news = _announces_mail(_pending_untagged(self.client))
+        try:
+            while not news and time.monotonic() < until and not self.stop.is_set():
+                slice_ = max(0.05, min(1.0, until - time.monotonic()))
+                news = _announces_mail(self.client.idle_check(timeout=slice_))
+        finally:
+            done = self.client.idle_done()
+        return news or _announces_mail(done[1] if isinstance(done, tuple) else [])
+
+    def _poll(self, deadline: float) -> bool:
+        """No IDLE: NOOP every few seconds until the server reports mail or time is up."""
+        while time.monotonic() < deadline and not self.stop.is_set():
+            with _translated("polling with NOOP"):
+                if _announces_mail(self.client.noop()[1]):
+                    return True
+            self.stop.wait(min(5.0, max(0.0, deadline - time.monotonic())))
+        return False
 
 
-def sasl_forms(username: str, token: str) -> set[str]:
-    """The base64 SASL strings an OAuth2 login sends, so logs can redact them too."""
-    forms = (f"user={username}\x01auth=Bearer {token}\x01\x01",
-             f"n,a={username},\x01auth=Bearer {token}\x01\x01")
-    return {base64.b64encode(f.encode()).decode() for f in forms}
+def search_value(value: str) -> bytes | None:
+    """`value` as an IMAP literal for SEARCH, or None when it cannot be searched safely.
+
+    A literal carries any byte verbatim (no atom or quoted-string rule to break), so a
+    Message-ID such as `<a(b@x>` or `<x{5}@y>` can never alter the command. Values with
+    spaces, control or non-ASCII characters are never Message-IDs worth looking up.
+    """
+    if not _SEARCHABLE.match(value) or not value.isascii():
+        return None
+    return _literal(value.encode("ascii"))
+
+
+def _announces_mail(responses: object) -> bool:
+    if not isinstance(responses, (list, tuple)):
+        return False
+    return any(isinstance(r, tuple) and len(r) > 1 and r[1] in (b"EXISTS", b"RECENT")
+               for r in responses)
+
+
+def _pending_untagged(client: IMAPClient) -> list[tuple[int, bytes]]:
+    """EXISTS/RECENT that imaplib stored while IDLE was starting (sent before "+ idling")."""
+    stored = getattr(getattr(client, "_imap", None), "untagged_responses", {})
+    out = []
+    for kind in ("EXISTS", "RECENT"):
+        for value in stored.pop(kind, []) or []:
+            out.append((_number(value) or 0, kind.encode()))
+    return out
+
+
+def _number(value: object) -> int | None:
+    """A non-negative 32-bit number from a server value, or None when it is not one."""
+    if isinstance(value, int):
+        number = value
+    else:
+        text = _text(value).strip() if value is not None else ""
+        if not text.isdigit() or len(text) > 10:
+            return None
+        number = int(text)
+    return number if 0 <= number < 2 ** 32 else None
 
 
 def _starttls(client: IMAPClient, account: Account) -> None:
@@ -463,7 +506,7 @@ class _translated:
             if self.folder:
                 raise FolderError(f"folder {self.folder!r} cannot be used ({_reason(exc)}); create "
                                   "it in your mail client or fix the config") from None
-            raise CommandRefused(f"{self.doing}: the server refused ({_reason(exc)})") from None
+            raise ProtocolError(f"{self.doing}: the server refused ({_reason(exc)})") from None
         return None
 
 

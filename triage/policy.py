@@ -1,4 +1,4 @@
-"""Which actions a prediction earns: a keyword, a move, a draft (or why not). Pure.
+"""When a message may get a drafted reply, and why not. Pure.
 
 Drafting follows RFC 3834's spirit: never answer machines, lists, bulk mail, no-reply
 senders, mail already answered, or the user's own mail.
@@ -7,9 +7,6 @@ senders, mail already answered, or the user's own mail.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-
-from .config import Drafts, LabelAction
 from .message import Message
 
 _NO_REPLY = re.compile(r"^(no[-_.]?reply|do[-_.]?not[-_.]?reply|donotreply|mailer-daemon|"
@@ -17,28 +14,6 @@ _NO_REPLY = re.compile(r"^(no[-_.]?reply|do[-_.]?not[-_.]?reply|donotreply|maile
 
 
 _ADDRESS = re.compile(r"^[^@\s<>(),;:\"\[\]\\]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
-
-
-@dataclass(frozen=True)
-class Plan:
-    """What to do with one message. `draft_note` says why no draft, when there is none."""
-
-    uid: int
-    label: str
-    keyword: str | None
-    move_to: str | None
-    draft: bool
-    draft_note: str = ""
-
-
-def plan_actions(uid: int, message: Message, label: str, flags: tuple[str, ...],
-                 actions: dict[str, LabelAction], drafts: Drafts, me_email: str,
-                 thread_answered: bool = False) -> Plan:
-    """The keyword/move for `label` and whether to draft a reply."""
-    action = actions.get(label) or LabelAction(keyword=f"triage-{label}")
-    wants_draft = drafts.enabled and label in drafts.labels
-    blocker = draft_blocker(message, flags, me_email, thread_answered) if wants_draft else ""
-    return Plan(uid, label, action.keyword, action.move_to, wants_draft and not blocker, blocker)
 
 
 def draft_blocker(message: Message, flags: tuple[str, ...], me_email: str,

@@ -1,4 +1,4 @@
-"""One run over one account: fetch → parse → classify → plan → act → record.
+"""One account, folder by folder: scan → fetch → parse → classify → plan → apply → advance.
 
 Progress is recorded per batch in the ledger before the watermark moves, so a run cut
 short anywhere resumes where it stopped: work already done is recognised (ledger, server
@@ -9,31 +9,43 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import Callable, Protocol, Sequence
 
-from .classifier import UNSURE, Model, Prediction
-from .config import LABELS, Account, Config, LabelAction
+from .apply import Applier
+from .classifier import UNSURE, Prediction
+from .config import LABELS, Account, Config
 from .learn import CorrectionStore, Harvester
-from .ledger import DONE, FAILED, Decision, DraftRecord, Ledger, corrections_dir
-from .mailbox import FolderError, FolderState, Fetched, Mailbox, MailboxError, chunks
+from .ledger import Ledger, corrections_dir
+from .mailstore import (AuthError, Fetched, FolderError, FolderState, MailboxError, MailStore,
+                        ProtocolError, TLSError, ValidityChanged)
 from .message import Message, fingerprint, parse_message
-from .policy import Plan, plan_actions
-from .replies import build_reply, template_environment, template_for
+from .plan import FAILURE, NEW, RECOGNISED, Draft, Item, Known, Plan, plan_failure, plan_new, \
+    plan_recognised, wants_draft
+from .replies import Reply, build_reply, template_environment, template_for
+from .scan import Scan, scan_folder
 
 log = logging.getLogger(__name__)
 
 
+class Predictor(Protocol):
+    """What the runner needs of a model (the trained `Model`, or a stand-in in tests)."""
+
+    def predict(self, messages: Sequence[Message]) -> list[Prediction]: ...
+
+
 @dataclass(frozen=True)
 class RunOptions:
-    """How a run behaves: dry-run, retries of transient errors, and a whole-run deadline."""
+    """How a run behaves: dry-run, retries of transient errors, deadline, deliberate backfill."""
 
     dry_run: bool = False
     retries: int = 3
     backoff_seconds: float = 2.0
     deadline_seconds: float = 1200.0
+    since: dt.date | None = None  # `triage run --since`: also look below the watermark
 
 
 @dataclass
@@ -48,83 +60,103 @@ class Tally:
     corrections: int = 0
     dry_run: bool = False
     stopped_early: bool = False
+    skipped_folders: list[str] = field(default_factory=list)
 
     @property
     def processed(self) -> int:
         return sum(self.labels.values())
 
+    def count(self, plan: Plan) -> None:
+        """Add one plan's outcome."""
+        if plan.outcome == FAILURE:
+            self.failed += 1
+        elif plan.outcome == RECOGNISED:
+            self.recognised += 1
+        else:
+            self.labels[plan.label or UNSURE] += 1
+
     def line(self) -> str:
         """The one summary line cron mails."""
         counts = ", ".join(f"{self.labels.get(label, 0)} {label}" for label in (*LABELS, UNSURE))
         extra = f"; {self.recognised} already done" if self.recognised else ""
-        early = "; deadline reached, the rest next run" if self.stopped_early else ""
         if self.corrections:
             extra += f"; {self.corrections} corrections learned"
+        if self.skipped_folders:
+            extra += f"; not processed this run: {', '.join(self.skipped_folders)}"
+        early = "; deadline reached, the rest next run" if self.stopped_early else ""
         dry = " (dry run: nothing changed)" if self.dry_run else ""
         return (f"triage: {self.account}: {self.processed} new ({counts}); {self.drafts} drafts; "
                 f"{self.failed} failed{extra}{early}{dry}")
 
 
-@dataclass
-class _Item:
-    """A message moving through one batch."""
-
-    fetched: Fetched
-    message: Message
-    fingerprint: str
-    label: str = ""
-    prediction: Prediction | None = None
-    note: str = ""
-    status: str = DONE
-
-
 class Runner:
-    """Processes one account over one connection; `run()` retries with a fresh one."""
+    """Processes one account; `run()` connects (and retries), `cycle()` works on a connection."""
 
-    def __init__(self, config: Config, account: Account, model: Model, ledger: Ledger,
-                 connect: Callable[[], Mailbox], options: RunOptions = RunOptions(),
-                 report: Callable[[str], None] = lambda _: None) -> None:
+    def __init__(self, config: Config, account: Account, model: Predictor, ledger: Ledger,
+                 connect: Callable[[], MailStore], options: RunOptions = RunOptions(),
+                 report: Callable[[str], None] = lambda _: None,
+                 stop: threading.Event | None = None) -> None:
         self.config, self.account, self.model, self.ledger = config, account, model, ledger
         self.connect, self.options, self.report = connect, options, report
+        self.stop = stop or threading.Event()
         self.tally = Tally(account.name, dry_run=options.dry_run)
         self.templates = template_environment(config.template_dir)
         self.deadline = time.monotonic() + options.deadline_seconds
-        self.mbox: Mailbox | None = None
-        self._drafts_folder: str | None = None
-        self._sent_folder: str | None | bool = False  # False: not looked up on this connection
+        self.last_state: dict[str, FolderState] = {}  # per folder: SELECT before the last scan
+        self._sent: dict[int, str | None] = {}  # per connection: the \\Sent folder, looked up once
 
     def run(self) -> Tally:
-        """All folders of the account, retrying transient failures with backoff."""
+        """All folders of the account, retrying a broken connection with backoff."""
         for attempt in range(self.options.retries + 1):
             try:
-                self.mbox = self.connect()
+                mbox = self.connect()
                 try:
-                    for folder in self.account.folders:
-                        self.process_folder(folder)
-                    if not self.options.dry_run and not self.tally.stopped_early:
-                        self.harvest_corrections()
+                    self.cycle(mbox)
                 finally:
-                    self.mbox.close()
+                    mbox.close()
                 return self.tally
             except MailboxError as exc:
-                retryable = type(exc) is MailboxError and attempt < self.options.retries
-                if not retryable or time.monotonic() > self.deadline:
+                if not _retryable(exc) or attempt >= self.options.retries or self._out_of_time():
                     raise
                 delay = self.options.backoff_seconds * 2 ** attempt
                 log.warning("%s; retrying in %.0f s (attempt %d of %d)", exc, delay, attempt + 2,
                             self.options.retries + 1)
-                time.sleep(delay)
-                self._drafts_folder, self._sent_folder = None, False
+                self.stop.wait(delay)
         return self.tally  # pragma: no cover - the loop returns or raises
 
-    def harvest_corrections(self) -> None:
+    def cycle(self, mbox: MailStore, folders: Sequence[str] | None = None,
+              harvest: bool = True) -> None:
+        """Process `folders` (default: all of the account's) on `mbox`, then harvest corrections."""
+        for folder in folders or self.account.folders:
+            if self._out_of_time():
+                break
+            try:
+                self.process_folder(mbox, folder)
+            except ValidityChanged as exc:
+                log.warning("%s", exc)
+                self.tally.skipped_folders.append(folder)
+        if harvest and not self.options.dry_run and not self._out_of_time():
+            self.harvest_corrections(mbox)
+
+    def _out_of_time(self) -> bool:
+        if self.stop.is_set():
+            return True
+        if time.monotonic() > self.deadline:
+            if not self.tally.stopped_early:
+                log.warning("run deadline of %.0f s reached; the rest waits for the next run",
+                            self.options.deadline_seconds)
+            self.tally.stopped_early = True
+            return True
+        return False
+
+    def harvest_corrections(self, mbox: MailStore) -> None:
         """Learn what the user corrected since the last run; a folder problem never fails the run."""
-        if not self.account.corrections_folder or self.mbox is None:
+        if not self.account.corrections_folder:
             return
         store = CorrectionStore(corrections_dir(self.config.state_dir, self.account.name))
         try:
-            found = Harvester(self.config, self.account, self.mbox, self.ledger, store).harvest()
-        except FolderError as exc:
+            found = Harvester(self.config, self.account, mbox, self.ledger, store).harvest()
+        except (FolderError, ProtocolError) as exc:
             log.warning("corrections not harvested this run: %s", exc)
             return
         self.tally.corrections += found.count
@@ -132,267 +164,136 @@ class Runner:
             log.info("no correction folders (%s): create them with `triage learn --create-folders` "
                      "to teach triage by moving mail", ", ".join(found.missing))
 
-    # -- fetch ---------------------------------------------------------------------
-    def process_folder(self, folder: str) -> None:
+    # -- one folder ----------------------------------------------------------------------
+    def process_folder(self, mbox: MailStore, folder: str) -> None:
         """New mail of one folder, batch by batch, moving the watermark after each."""
-        assert self.mbox is not None
-        if self.mbox.is_all_mail(folder):
+        if mbox.is_all_mail(folder):
             log.warning("%s not processed: on Gmail it shows every message a second time; list "
                         "INBOX (or the labels you want sorted) in folders instead", folder)
             return
-        state = self.mbox.select(folder, readonly=self.options.dry_run)
+        state = mbox.select(folder, readonly=self.options.dry_run)
+        self.last_state[folder] = state
         self._note_keyword_support(state)
-        last = self.ledger.watermark(folder, state.uidvalidity)
-        if last and not self.options.dry_run and self._renumbered(state, last):
-            log.warning("UIDs of %s were renumbered without a UIDVALIDITY change: re-scanning; "
-                        "messages already handled are recognised by Message-ID and server keyword",
-                        folder)
-            self.ledger.retire(folder, state.uidvalidity)
-            last = 0
-        elif last is None and self.ledger.known_validities(folder):
-            log.warning("UIDVALIDITY of %s changed to %d: re-scanning; messages already handled are "
-                        "recognised by Message-ID and server keyword", folder, state.uidvalidity)
-        since = self.ledger.since(folder) or (
-            dt.date.today() - dt.timedelta(days=self.account.first_run_days)).isoformat()
-        settled = self.ledger.settled_uids(folder, state.uidvalidity)
-        above = self.mbox.new_uids(last or 0, dt.date.fromisoformat(since))
-        uids = [u for u in above if u not in settled]
-        if not self.options.dry_run and last is None:
-            self.ledger.set_watermark(folder, state.uidvalidity, 0, since)
-        for batch in chunks(uids, self.account.batch_size):
-            if time.monotonic() > self.deadline:
-                self.tally.stopped_early = True
-                log.warning("run deadline of %.0f s reached; %s resumes next run",
-                            self.options.deadline_seconds, folder)
+        scan = scan_folder(mbox, self.ledger, state, self.account, self.options.since,
+                           self.options.dry_run)
+        applier = Applier(mbox, self.ledger, self.account.drafts_folder)
+        for start in range(0, len(scan.todo), self.account.batch_size):
+            if self._out_of_time():
                 return
-            self.process_batch(state, batch)
-            if not self.options.dry_run:
-                self._advance_watermark(state, above, since)
-        if uids == [] and above and not self.options.dry_run:
-            self._advance_watermark(state, above, since)
-
-    def _renumbered(self, state: FolderState, last: int) -> bool:
-        """True when UIDNEXT fell below the watermark or recorded UIDs now hold other messages."""
-        assert self.mbox is not None
-        if state.uidnext and state.uidnext <= last:
-            return True
-        expected = self.ledger.fingerprints_at(state.name, state.uidvalidity, last)
-        found = self.mbox.message_ids(sorted(expected))
-        return any(mid not in found[uid] for uid, mid in expected.items() if uid in found)
+            batch = scan.todo[start:start + self.account.batch_size]
+            plans = self.decide(mbox, state, batch)
+            if self.options.dry_run:
+                for plan in plans:
+                    self.tally.count(plan)
+                    self.tally.drafts += sum(isinstance(a, Draft) for a in plan.actions)
+                    self.report("would: " + plan.describe())
+                continue
+            applied = applier.apply(state, plans)
+            self.tally.drafts += applied.drafts
+            for plan in applied.plans:
+                self.tally.count(plan)
+                log.info("%s", plan.describe())
+            scan.advance(self.ledger, batch)
+        if not scan.todo and scan.candidates and not self.options.dry_run:
+            scan.advance(self.ledger, [])
 
     def _note_keyword_support(self, state: FolderState) -> None:
         key = f"no-keywords:{state.name}"
-        if state.keywords_allowed or state.readonly or self.ledger.noted(key):
+        if state.keywords_allowed or self.options.dry_run or self.ledger.noted(key):
             return
         log.warning("%s does not allow custom keywords (no \\* in PERMANENTFLAGS): labels are kept "
                     "in the local ledger only", state.name)
-        if not self.options.dry_run:
-            self.ledger.note(key)
+        self.ledger.note(key)
 
-    def _advance_watermark(self, state: FolderState, uids: Sequence[int], since: str) -> None:
-        """Move the watermark over the longest run of settled UIDs above it (none is skipped)."""
-        settled = self.ledger.settled_uids(state.name, state.uidvalidity)
-        mark = self.ledger.watermark(state.name, state.uidvalidity) or 0
-        for uid in uids:
-            if uid not in settled:
-                break
-            mark = uid
-        self.ledger.set_watermark(state.name, state.uidvalidity, mark, since)
-
-    # -- parse, classify, plan -------------------------------------------------------
-    def process_batch(self, state: FolderState, uids: list[int]) -> None:
-        """Fetch, decide and act on one batch, then record every outcome in one transaction."""
-        assert self.mbox is not None
-        fetched = self.mbox.fetch(uids, self.account.max_message_bytes)
-        items, failures = self._parse(state, fetched)
-        fresh = self._recognise(items)
-        self._classify(fresh)
-        plans = [self._plan(item) for item in fresh]
-        self._act(state, items, fresh, plans)
-        self._record(state, items, failures)
-
-    def _parse(self, state: FolderState, fetched: list[Fetched]) -> tuple[list[_Item], list[Decision]]:
-        items, failures = [], []
-        for entry in fetched:
-            try:
-                message = parse_message(entry.raw, truncated=entry.truncated)
-                items.append(_Item(entry, message, fingerprint(message, entry.raw)))
-            except Exception as exc:  # noqa: BLE001 - one broken message never stops a run
-                reason = f"unparsable: {type(exc).__name__}: {str(exc)[:120]}"
-                log.warning("%s UID %d: %s", state.name, entry.uid, reason)
-                failures.append(Decision(state.name, state.uidvalidity, entry.uid,
-                                         f"uid:{state.uidvalidity}:{entry.uid}", "", "", "", None,
-                                         None, None, FAILED, reason))
-        return items, failures
-
-    def _recognise(self, items: list[_Item]) -> list[_Item]:
-        """Mark items handled before (ledger fingerprint or server keyword); return the rest."""
-        known = self.ledger.done_fingerprints([i.fingerprint for i in items])
+    # -- fetch, parse, classify, plan ----------------------------------------------------
+    def decide(self, mbox: MailStore, state: FolderState, uids: list[int]) -> list[Plan]:
+        """The plan for each of these UIDs; nothing is changed yet."""
+        items = [self._parse(state, entry) for entry in mbox.fetch(uids, self.account.max_message_bytes)]
+        done = self.ledger.done_fingerprints([i.fingerprint for i in items if i.message])
+        retrying = self.ledger.failed_at(state.name, state.uidvalidity, [i.uid for i in items])
         keywords = {a.keyword: label for label, a in self.config.actions.items() if a.keyword}
-        fresh = []
+        plans: dict[int, Plan] = {}
+        fresh: list[Item] = []
         for item in items:
-            on_server = [keywords[f] for f in item.fetched.flags if f in keywords]
-            if item.fingerprint in known:
-                item.label, item.note = known[item.fingerprint] or UNSURE, "recognised from ledger"
-            elif on_server:
-                item.label, item.note = on_server[0], "labelled on the server before"
+            on_server = [keywords[f] for f in item.flags if f in keywords]
+            if item.message is None:
+                plans[item.uid] = plan_failure(item, item.problem)
+            elif item.fingerprint in done:
+                plans[item.uid] = plan_recognised(item, done[item.fingerprint] or UNSURE,
+                                                  "recognised from ledger", self.config,
+                                                  state.keywords_allowed)
+            elif on_server and item.uid not in retrying:
+                plans[item.uid] = plan_recognised(item, on_server[0], "labelled on the server before",
+                                                  self.config, state.keywords_allowed)
             else:
                 fresh.append(item)
-                continue
-            self.tally.recognised += 1
-        return fresh
+        for item, prediction in zip(fresh, self._classify(fresh)):
+            if isinstance(prediction, str):
+                plans[item.uid] = plan_failure(item, prediction)
+            else:
+                plans[item.uid] = self._plan_new(mbox, state, item, prediction)
+        return [plans[i.uid] for i in items]
 
-    def _classify(self, items: list[_Item]) -> None:
-        predictions: list[Prediction | None]
+    def _parse(self, state: FolderState, entry: Fetched) -> Item:
         try:
-            predictions = list(self.model.predict([i.message for i in items]))
-        except Exception:  # noqa: BLE001 - fall back to one at a time to isolate the culprit
-            predictions = [self._predict_one(i) for i in items]
-        for item, prediction in zip(items, predictions):
-            if prediction is None:
-                continue
-            item.prediction, item.label = prediction, prediction.label
+            message = parse_message(entry.raw, truncated=entry.truncated)
+            key = fingerprint(message, entry.raw)
+            return Item(state.name, state.uidvalidity, entry.uid, entry.flags, entry.truncated,
+                        message, key)
+        except Exception as exc:  # noqa: BLE001 - one broken message never stops a run
+            reason = f"unparsable: {type(exc).__name__}: {str(exc)[:120]}"
+            log.warning("%s UID %d: %s", state.name, entry.uid, reason)
+            return Item(state.name, state.uidvalidity, entry.uid, entry.flags, entry.truncated,
+                        None, f"uid:{state.uidvalidity}:{entry.uid}", reason)
 
-    def _predict_one(self, item: _Item) -> Prediction | None:
+    def _classify(self, items: list[Item]) -> list[Prediction | str]:
+        """A prediction per item, or the reason it could not be classified."""
+        messages = [i.message for i in items if i.message is not None]
         try:
+            return list(self.model.predict(messages))
+        except Exception:  # noqa: BLE001 - one at a time, to isolate the culprit
+            return [self._predict_one(i) for i in items]
+
+    def _predict_one(self, item: Item) -> Prediction | str:
+        try:
+            assert item.message is not None
             return self.model.predict([item.message])[0]
         except Exception as exc:  # noqa: BLE001
-            item.status, item.note = FAILED, f"classifier failed: {type(exc).__name__}"
-            return None
+            return f"classifier failed: {type(exc).__name__}"
 
-    def _plan(self, item: _Item) -> Plan:
-        answered = "\\Answered" in item.fetched.flags
-        return plan_actions(item.fetched.uid, item.message, item.label or UNSURE, item.fetched.flags,
-                            self.config.actions, self.config.drafts, self.config.me.email,
-                            thread_answered=not answered and self._thread_answered(item))
+    def _plan_new(self, mbox: MailStore, state: FolderState, item: Item,
+                  prediction: Prediction) -> Plan:
+        reply, problem = self._reply(item, prediction.label)
+        known = Known(thread_answered=self._thread_answered(mbox, item, prediction.label),
+                      draft_recorded=bool(reply and self.ledger.draft_for(reply.message_id)))
+        return plan_new(item, prediction, known, self.config, state.keywords_allowed, reply, problem)
 
-    def _thread_answered(self, item: _Item) -> bool:
-        """Only for draft candidates that are replies: did the user already write in this thread?"""
-        wanted = self.config.drafts.enabled and item.label in self.config.drafts.labels
-        if not wanted or not item.message.in_reply_to or self.mbox is None:
-            return False
-        if self._sent_folder is False:
-            self._sent_folder = self.mbox.special_folder(b"\\Sent")
-        sent = self._sent_folder
-        ids = [*item.message.references, item.message.in_reply_to]
-        return isinstance(sent, str) and any(self.mbox.find_header(sent, "Message-ID", i) for i in ids)
-
-    # -- act and record ------------------------------------------------------------------
-    def _act(self, state: FolderState, items: list[_Item], fresh: list[_Item],
-             plans: list[Plan]) -> None:
-        by_uid = {i.fetched.uid: i for i in fresh}
-        for plan in plans:
-            item = by_uid[plan.uid]
-            if item.status == FAILED:
-                continue
-            item.note = plan.draft_note
-            if plan.draft:
-                self._draft(item, plan)
-            self._describe(state, item, plan)
-        if self.options.dry_run:
-            return
-        assert self.mbox is not None
-        if self.mbox.selected != state.name:
-            self.mbox.select(state.name)
-        self._store_keywords(state, items)
-        self._move(items)
-
-    def _describe(self, state: FolderState, item: _Item, plan: Plan) -> None:
-        confidence = f"{item.prediction.confidence:.2f}" if item.prediction else "-"
-        text = (f"{state.name} UID {plan.uid}: {plan.label} ({confidence}) "
-                f"{item.message.subject[:60]!r}" + (f"; {item.note}" if item.note else ""))
-        log.info(text)
-        if self.options.dry_run:
-            self.report("would label " + text)
-
-    def _store_keywords(self, state: FolderState, items: list[_Item]) -> None:
-        if not state.keywords_allowed:
-            return
-        groups: dict[str, list[int]] = {}
-        for item in items:
-            keyword = self._action(item).keyword
-            if item.status != FAILED and keyword and keyword not in item.fetched.flags:
-                groups.setdefault(keyword, []).append(item.fetched.uid)
-        for keyword, uids in groups.items():
-            assert self.mbox is not None
-            self.mbox.add_keyword(uids, keyword)
-
-    def _move(self, items: list[_Item]) -> None:
-        groups: dict[str, list[int]] = {}
-        for item in items:
-            destination = self._action(item).move_to
-            if item.status != FAILED and destination and not item.note.startswith("recognised"):
-                groups.setdefault(destination, []).append(item.fetched.uid)
-        assert self.mbox is not None
-        if groups and not self.mbox.can_move():
-            if not self.ledger.noted("no-move"):
-                log.warning("messages are not moved on this server: it offers neither MOVE nor "
-                            "UIDPLUS, so a move could delete mail; they keep their keyword")
-                self.ledger.note("no-move")
-            return
-        for destination, uids in groups.items():
-            self.mbox.move(uids, destination)
-
-    def _action(self, item: _Item) -> LabelAction:
-        return self.config.actions.get(item.label or UNSURE) or self.config.actions[UNSURE]
-
-    def _draft(self, item: _Item, plan: Plan) -> None:
-        """Append the reply unless the ledger or the Drafts folder already has it."""
+    def _reply(self, item: Item, label: str) -> tuple[Reply | None, str]:
+        if not wants_draft(self.config, label) or item.message is None:
+            return None, ""
         try:
-            reply = build_reply(item.message, item.fingerprint, self.config.me, self.templates,
-                                template_for(plan.label, self.config.me.stance))
+            return build_reply(item.message, item.fingerprint, self.config.me, self.templates,
+                               template_for(label, self.config.me.stance)), ""
         except Exception as exc:  # noqa: BLE001 - a template or content problem, not the run's
-            item.status, item.note = FAILED, f"draft not built: {type(exc).__name__}: {exc}"[:200]
-            log.error("UID %d: %s", plan.uid, item.note)
-            return
-        if self.ledger.draft_for(reply.message_id):
-            item.note = "draft made in an earlier run"
-            return
-        if self.options.dry_run:
-            item.note = f"would draft a reply to {reply.to}"
-            return
-        assert self.mbox is not None
-        try:
-            folder = self._drafts_folder or self.mbox.drafts_folder(self.account.drafts_folder)
-        except FolderError as exc:
-            item.status, item.note = FAILED, str(exc)
-            log.error("%s", exc)
-            return
-        self._drafts_folder = folder
-        try:
-            existing = self.mbox.find_header(folder, "Message-ID", reply.message_id)
-            uid = existing[0] if existing else self.mbox.append_draft(folder, reply.raw)
-        except MailboxError as exc:
-            if type(exc) is MailboxError:
-                raise  # the connection broke: the whole run retries
-            item.status, item.note = FAILED, f"draft not saved: {exc}"[:300]
-            log.error("UID %d: %s", plan.uid, item.note)
-            return
-        details = reply.details
-        self.ledger.record_draft(DraftRecord(reply.message_id, item.fingerprint, folder, uid,
-                                             item.message.subject, details.first_name or reply.to,
-                                             details.company, plan.label))
-        item.note = f"draft {'found' if existing else 'added'} in {folder}"
-        self.tally.drafts += 0 if existing else 1
+            log.error("%s UID %d: reply not built: %s: %s", item.folder, item.uid,
+                      type(exc).__name__, str(exc)[:160])
+            return None, f"reply not built ({type(exc).__name__}: {str(exc)[:120]})"
 
-    def _record(self, state: FolderState, items: list[_Item], failures: list[Decision]) -> None:
-        decisions = failures + [self._decision(state, item) for item in items]
-        for decision in decisions:
-            if decision.status == FAILED:
-                self.tally.failed += 1
-            elif not decision.note.startswith(("recognised", "labelled on the server")):
-                self.tally.labels[decision.label or UNSURE] += 1
-        if self.options.dry_run:
-            return
-        with self.ledger.transaction():
-            for decision in decisions:
-                self.ledger.record(decision)
+    def _thread_answered(self, mbox: MailStore, item: Item, label: str) -> bool:
+        """For draft candidates that are replies: did the user already write in this thread?"""
+        message = item.message
+        if not wants_draft(self.config, label) or message is None or not message.in_reply_to:
+            return False
+        if id(mbox) not in self._sent:
+            self._sent = {id(mbox): mbox.special_folder(b"\\Sent")}
+        sent = self._sent[id(mbox)]
+        ids = [*message.references, message.in_reply_to]
+        return bool(sent and mbox.find_by_message_id(sent, ids))
 
-    def _decision(self, state: FolderState, item: _Item) -> Decision:
-        sender = item.message.sender.email if item.message.sender else ""
-        p = item.prediction
-        return Decision(state.name, state.uidvalidity, item.fetched.uid, item.fingerprint,
-                        item.message.message_id, item.message.subject[:200], sender,
-                        item.label or None, p.best if p else None, p.confidence if p else None,
-                        item.status, item.note + (" (oversize: classified on its first part)"
-                                                  if item.fetched.truncated else ""))
+
+def _retryable(exc: MailboxError) -> bool:
+    """A dropped connection or timeout is retried; refusals and setup problems are not."""
+    return not isinstance(exc, (AuthError, TLSError, FolderError, ProtocolError))
+
+
+__all__ = ["RunOptions", "Runner", "Scan", "Tally", "NEW"]

@@ -1,0 +1,145 @@
+"""Carry out the plans of one batch on the server, then record them in the ledger.
+
+The one place where decisions touch the mailbox and the ledger. Order per batch: drafts
+(each idempotent: the ledger, then the Drafts folder, are asked first), then the source
+folder is re-selected and its UIDVALIDITY checked, then keywords (one STORE per keyword)
+and moves (one per destination), then every decision in one ledger transaction. A failure
+that belongs to one message marks that message failed and the batch goes on; a broken
+connection propagates, so the run retries on a new one and nothing is recorded twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, replace
+
+from .ledger import FAILED, DraftRecord, Ledger
+from .mailstore import FolderError, FolderState, MailStore, ProtocolError, ValidityChanged
+from .plan import FAILURE, Draft, Label, Move, Plan, Record
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Applied:
+    """What applying a batch did: the plans as recorded, and how many drafts were appended."""
+
+    plans: tuple[Plan, ...]
+    drafts: int
+
+
+class Applier:
+    """Applies plans through one connection to the server and one ledger."""
+
+    def __init__(self, mbox: MailStore, ledger: Ledger, drafts_folder: str | None) -> None:
+        self.mbox, self.ledger = mbox, ledger
+        self.configured_drafts = drafts_folder
+        self._drafts: str | None = None
+
+    def apply(self, state: FolderState, plans: list[Plan]) -> Applied:
+        """Drafts, then markers on the re-selected source folder, then one ledger commit."""
+        done: list[Plan] = []
+        drafts = 0
+        for plan in plans:
+            plan, added = self._drafts_of(plan)
+            drafts += added
+            done.append(plan)
+        self._reselect(state)
+        done = self._markers(done)
+        with self.ledger.transaction():
+            for plan in done:
+                for action in plan.actions:
+                    if isinstance(action, Record):
+                        self.ledger.record(action.decision)
+        return Applied(tuple(done), drafts)
+
+    # -- drafts ------------------------------------------------------------------------
+    def _drafts_of(self, plan: Plan) -> tuple[Plan, int]:
+        added = 0
+        for action in plan.actions:
+            if not isinstance(action, Draft):
+                continue
+            try:
+                added += self._draft(plan, action)
+            except (FolderError, ProtocolError) as exc:
+                log.error("UID %d: draft not made: %s", plan.item.uid, exc)
+                return _failed(plan, f"draft not made: {exc}"), added
+        return plan, added
+
+    def _draft(self, plan: Plan, action: Draft) -> int:
+        """Append the draft unless it exists; record it. 1 when appended, 0 when found."""
+        reply = action.reply
+        if self.ledger.draft_for(reply.message_id):
+            return 0
+        folder = self._drafts or self.mbox.drafts_folder(self.configured_drafts)
+        self._drafts = folder
+        existing = self.mbox.find_by_message_id(folder, [reply.message_id])
+        uid = existing[0] if existing else self.mbox.append_draft(folder, reply.raw)
+        message = plan.item.message
+        details = reply.details
+        self.ledger.record_draft(DraftRecord(
+            reply.message_id, plan.item.fingerprint, folder, uid,
+            message.subject if message else "", details.first_name or reply.to,
+            details.company, plan.label))
+        log.info("UID %d: draft %s in %s", plan.item.uid, "found" if existing else "added", folder)
+        return 0 if existing else 1
+
+    # -- markers -----------------------------------------------------------------------
+    def _reselect(self, state: FolderState) -> None:
+        """Back to the source folder read-write; a new UIDVALIDITY means its UIDs are void."""
+        if self.mbox.selected == state.name and not getattr(self.mbox, "readonly", False):
+            return
+        now = self.mbox.select(state.name)
+        if now.uidvalidity != state.uidvalidity:
+            raise ValidityChanged(f"UIDVALIDITY of {state.name} changed from {state.uidvalidity} "
+                                  f"to {now.uidvalidity} during the run; nothing more is done "
+                                  "there this run, the next run re-scans it")
+
+    def _markers(self, plans: list[Plan]) -> list[Plan]:
+        """One STORE per keyword and one MOVE per destination, for plans that did not fail."""
+        by_uid = {p.item.uid: p for p in plans}
+        for kind in (Label, Move):
+            groups: dict[str, list[int]] = {}
+            for plan in by_uid.values():
+                if plan.outcome == FAILURE:
+                    continue
+                for action in plan.actions:
+                    if isinstance(action, kind):
+                        key = action.keyword if isinstance(action, Label) else action.folder
+                        groups.setdefault(key, []).append(plan.item.uid)
+            if kind is Move and groups and not self.mbox.can_move():
+                self._note_no_moves()
+                continue
+            for key, uids in groups.items():
+                problem = self._marker(kind, key, uids)
+                if problem:
+                    for uid in uids:
+                        by_uid[uid] = _failed(by_uid[uid], problem)
+        return [by_uid[p.item.uid] for p in plans]
+
+    def _note_no_moves(self) -> None:
+        """Without MOVE and UIDPLUS a move could delete mail: keywords only, said once."""
+        if not self.ledger.noted("no-move"):
+            log.warning("messages are not moved on this server: it offers neither MOVE nor "
+                        "UIDPLUS, so a move could delete mail; they keep their keyword")
+            self.ledger.note("no-move")
+
+    def _marker(self, kind: type, key: str, uids: list[int]) -> str:
+        """Apply one keyword or one move to these UIDs; '' or the per-message problem."""
+        try:
+            if kind is Label:
+                self.mbox.add_keyword(uids, key)
+            else:
+                self.mbox.move(uids, key)
+        except (FolderError, ProtocolError) as exc:  # a broken connection propagates: retry
+            log.error("%s", exc)
+            return str(exc)
+        return ""
+
+
+def _failed(plan: Plan, reason: str) -> Plan:
+    """The same plan, recorded as failed (retried next run) with `reason`."""
+    actions = tuple(replace(a, decision=replace(a.decision, status=FAILED, note=reason[:300]))
+                    if isinstance(a, Record) else a for a in plan.actions)
+    return replace(plan, outcome=FAILURE, actions=actions, note=reason)
+
