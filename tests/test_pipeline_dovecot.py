@@ -113,3 +113,18 @@ def test_wrong_password_exits_with_the_auth_code(dovecot_account: Account, monke
 def test_missing_folder_is_a_configuration_error(dovecot_account: Account, folder, capsys) -> None:
     assert run(dovecot_account.config(folders=[folder])) == 2
     assert "Nope" in capsys.readouterr().err
+
+
+def test_no_model_costs_nothing_without_new_mail_and_stops_the_run_with_it(
+        dovecot_account: Account, samples, tmp_path, capsys) -> None:
+    empty = tmp_path / "no-model"
+    empty.mkdir()
+    text = dovecot_account.config().read_text()
+    config = tmp_path / "nomodel.toml"
+    config.write_text(text.replace("[state]", f'[paths]\nmodels = "{empty}"\n\n[state]'))
+    assert run(config) == 0, "nothing new: the model is never loaded"
+    dovecot_account.append(samples["mass"][:2])
+    assert run(config) == 6, capsys.readouterr()
+    assert not any(f.startswith("triage-") for fl in dovecot_account.flags().values() for f in fl)
+    assert run(dovecot_account.config()) == 0
+    assert "2 new" in capsys.readouterr().out, "nothing was marked failed meanwhile"

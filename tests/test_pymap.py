@@ -62,12 +62,23 @@ def test_drafts_land_in_the_configured_folder(pymap_account: Account, samples, c
     assert len(pymap_account.fetch_all("Brouillons")) == drafted_count(pymap_account) >= 1
 
 
-def test_a_missing_drafts_folder_is_reported_and_never_created(pymap_account: Account, samples,
-                                                               capsys) -> None:
+def test_a_missing_drafts_folder_loses_nothing_and_the_drafts_come_when_it_exists(
+        pymap_account: Account, samples, capsys) -> None:
     pymap_account.append(samples["targeted"][:2])
-    assert main(["run", "--config", str(pymap_account.config())]) == 1, "failed messages: exit 1"
+    config = str(pymap_account.config())
+    assert main(["run", "--config", config]) == 2, "a configuration problem: exit 2"
     captured = capsys.readouterr()
     assert "no Drafts folder" in captured.err
-    assert "2 failed" in captured.out
+    assert "2 new (2 targeted" in captured.out and "0 failed" in captured.out
+    assert "2 drafts wait for a Drafts folder" in captured.out
     with pymap_account.client() as c:
-        assert [name for _, _, name in c.list_folders()] == ["INBOX"]
+        assert [name for _, _, name in c.list_folders()] == ["INBOX"], "never created"
+    assert main(["run", "--config", config]) == 2, "still waiting, still said"
+    assert "2 drafts wait" in capsys.readouterr().out
+    with pymap_account.client() as c:
+        c.create_folder("Drafts")
+    assert main(["run", "--config", config]) == 0
+    assert "0 new" in capsys.readouterr().out
+    assert len(pymap_account.fetch_all("Drafts")) == drafted_count(pymap_account) == 2
+    assert main(["run", "--config", config]) == 0
+    assert len(pymap_account.fetch_all("Drafts")) == 2, "made once"

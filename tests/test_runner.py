@@ -169,8 +169,8 @@ def test_no_draft_for_bulk_or_answered_mail(config, tmp_path) -> None:
         runner(config, box, ledger).run()
         notes = {d.uid: d.note for d in ledger.decisions()}
     assert box.folders["Drafts"].messages == {}
-    assert notes == {1: "Precedence: bulk", 2: "already answered",
-                     3: "Auto-Submitted: auto-generated"}
+    assert notes == {1: "no draft: Precedence: bulk", 2: "no draft: already answered",
+                     3: "no draft: Auto-Submitted: auto-generated"}
 
 
 def test_no_draft_in_a_thread_the_user_already_answered(config, tmp_path) -> None:
@@ -183,6 +183,46 @@ def test_no_draft_in_a_thread_the_user_already_answered(config, tmp_path) -> Non
     with Ledger(tmp_path / "l.sqlite") as ledger:
         runner(config, box, ledger).run()
         notes = {d.uid: d.note for d in ledger.decisions()}
-    assert notes[1] == "thread already answered"
+    assert notes[1] == "no draft: thread already answered"
     assert notes[2].startswith("draft added")
     assert len(box.folders["Drafts"].messages) == 1
+
+
+def test_a_keyword_the_server_refuses_fails_only_its_messages(config, tmp_path) -> None:
+    from triage.mailstore import ProtocolError
+
+    class Refusing(FakeMailbox):
+        def add_keyword(self, uids, keyword):
+            if keyword == "triage-mass":
+                raise ProtocolError("storing keyword triage-mass: the server said BAD flag")
+            super().add_keyword(uids, keyword)
+
+    box = Refusing()
+    for n, subject in enumerate(["mass", "other", "mass", "referral"], start=1):
+        box.deliver(mail(n, subject))
+    with Ledger(tmp_path / "l.sqlite") as ledger:
+        tally = runner(config, box, ledger).run()
+        assert (tally.processed, tally.failed) == (2, 2)
+        status = {d.uid: d.status for d in ledger.decisions()}
+    assert status == {1: "failed", 2: "done", 3: "failed", 4: "done"}
+    assert box.folders["INBOX"].flags[2] == {"triage-other"}
+    assert box.folders["INBOX"].flags[4] == {"triage-referral"}
+
+
+def test_a_uidvalidity_change_inside_a_run_stops_acting_on_that_folder(config, tmp_path) -> None:
+    class Renumbering(FakeMailbox):
+        """The folder is recreated while triage is in Drafts: same names, new numbering."""
+
+        def append_draft(self, folder, raw):
+            uid = super().append_draft(folder, raw)
+            self.folders["INBOX"].uidvalidity += 1
+            return uid
+
+    box = Renumbering()
+    box.deliver(mail(1, "targeted"))
+    box.deliver(mail(2, "other"))
+    with Ledger(tmp_path / "l.sqlite") as ledger:
+        tally = runner(config, box, ledger).run()
+        assert ledger.decisions() == [], "nothing recorded against the old numbering"
+    assert tally.skipped_folders == ["INBOX"] and "not processed this run: INBOX" in tally.line()
+    assert all(not flags for flags in box.folders["INBOX"].flags.values()), "no STORE"

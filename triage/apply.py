@@ -15,7 +15,8 @@ from dataclasses import dataclass, replace
 
 from .ledger import FAILED, DraftRecord, Ledger
 from .mailstore import FolderError, FolderState, MailStore, ProtocolError, ValidityChanged
-from .plan import FAILURE, Draft, Label, Move, Plan, Record
+from .plan import FAILURE, Draft, Item, Label, Move, Plan, Record
+from .replies import Reply
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +27,7 @@ class Applied:
 
     plans: tuple[Plan, ...]
     drafts: int
+    pending: int = 0  # drafts waiting for a usable Drafts folder (the messages are labelled)
 
 
 class Applier:
@@ -39,11 +41,13 @@ class Applier:
     def apply(self, state: FolderState, plans: list[Plan]) -> Applied:
         """Drafts, then markers on the re-selected source folder, then one ledger commit."""
         done: list[Plan] = []
+        pending: list[Plan] = []
         drafts = 0
         for plan in plans:
-            plan, added = self._drafts_of(plan)
+            plan, added, waits = self._drafts_of(plan)
             drafts += added
             done.append(plan)
+            pending += [plan] if waits else []
         self._reselect(state)
         done = self._markers(done)
         with self.ledger.transaction():
@@ -51,37 +55,45 @@ class Applier:
                 for action in plan.actions:
                     if isinstance(action, Record):
                         self.ledger.record(action.decision)
-        return Applied(tuple(done), drafts)
+            for plan in pending:
+                if plan.outcome != FAILURE:
+                    self.ledger.add_pending_draft(state.name, state.uidvalidity, plan.item.uid,
+                                                  plan.label, plan.note)
+        return Applied(tuple(done), drafts, len(pending))
 
     # -- drafts ------------------------------------------------------------------------
-    def _drafts_of(self, plan: Plan) -> tuple[Plan, int]:
-        added = 0
+    def _drafts_of(self, plan: Plan) -> tuple[Plan, int, bool]:
+        """The plan after its draft: (plan, drafts appended, waiting for a Drafts folder)."""
         for action in plan.actions:
             if not isinstance(action, Draft):
                 continue
             try:
-                added += self._draft(plan, action)
-            except (FolderError, ProtocolError) as exc:
+                added = self.make_draft(plan.item, plan.label, action.reply)
+                where = f"draft {'added' if added else 'found'} in {self._drafts}"
+                return _noted(plan, where if self._drafts else "draft made earlier"), added, False
+            except FolderError as exc:
+                log.error("UID %d: draft waits: %s", plan.item.uid, exc)
+                return _noted(plan, f"draft pending: {exc}"), 0, True
+            except ProtocolError as exc:
                 log.error("UID %d: draft not made: %s", plan.item.uid, exc)
-                return _failed(plan, f"draft not made: {exc}"), added
-        return plan, added
+                return _failed(plan, f"draft not made: {exc}"), 0, False
+        return plan, 0, False
 
-    def _draft(self, plan: Plan, action: Draft) -> int:
+    def make_draft(self, item: Item, label: str, reply: Reply) -> int:
         """Append the draft unless it exists; record it. 1 when appended, 0 when found."""
-        reply = action.reply
         if self.ledger.draft_for(reply.message_id):
             return 0
         folder = self._drafts or self.mbox.drafts_folder(self.configured_drafts)
         self._drafts = folder
         existing = self.mbox.find_by_message_id(folder, [reply.message_id])
         uid = existing[0] if existing else self.mbox.append_draft(folder, reply.raw)
-        message = plan.item.message
+        message = item.message
         details = reply.details
         self.ledger.record_draft(DraftRecord(
-            reply.message_id, plan.item.fingerprint, folder, uid,
+            reply.message_id, item.fingerprint, folder, uid,
             message.subject if message else "", details.first_name or reply.to,
-            details.company, plan.label))
-        log.info("UID %d: draft %s in %s", plan.item.uid, "found" if existing else "added", folder)
+            details.company, label))
+        log.info("UID %d: draft %s in %s", item.uid, "found" if existing else "added", folder)
         return 0 if existing else 1
 
     # -- markers -----------------------------------------------------------------------
@@ -135,6 +147,14 @@ class Applier:
             log.error("%s", exc)
             return str(exc)
         return ""
+
+
+def _noted(plan: Plan, note: str) -> Plan:
+    """The same plan with `note` added to what it says and records."""
+    text = "; ".join(p for p in (plan.note, note) if p)
+    actions = tuple(replace(a, decision=replace(a.decision, note=text[:300]))
+                    if isinstance(a, Record) else a for a in plan.actions)
+    return replace(plan, actions=actions, note=text)
 
 
 def _failed(plan: Plan, reason: str) -> Plan:

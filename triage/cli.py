@@ -228,8 +228,10 @@ def _finish(result: AccountResult, quiet: bool) -> int:
         return account_failure(result.account, result.error)
     tally = result.tally
     assert tally is not None
-    if not quiet or tally.processed or tally.failed or tally.skipped_folders:
+    if not quiet or tally.processed or tally.failed or tally.skipped_folders or tally.pending_drafts:
         print(tally.line())
+    if tally.pending_drafts:
+        return EXIT_USAGE  # labelled, nothing lost; the fix is a Drafts folder or drafts_folder
     return EXIT_FAILED if tally.failed or tally.skipped_folders else EXIT_OK
 
 

@@ -38,6 +38,10 @@ CREATE TABLE IF NOT EXISTS drafts (
 CREATE TABLE IF NOT EXISTS corrections (
     fingerprint TEXT PRIMARY KEY, label TEXT NOT NULL, predicted TEXT, source TEXT NOT NULL,
     subject TEXT NOT NULL, file TEXT NOT NULL, corrected_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS pending_drafts (
+    folder TEXT NOT NULL, uidvalidity INTEGER NOT NULL, uid INTEGER NOT NULL,
+    label TEXT NOT NULL, reason TEXT NOT NULL, since REAL NOT NULL,
+    PRIMARY KEY (folder, uidvalidity, uid));
 """
 DONE, FAILED, GAVE_UP = "done", "failed", "gave-up"
 MAX_ATTEMPTS = 3
@@ -312,6 +316,22 @@ class Ledger:
     def drafts(self, limit: int = 20) -> list[DraftRecord]:
         rows = self.db.execute("SELECT * FROM drafts ORDER BY created_at DESC LIMIT ?", (limit,))
         return [DraftRecord(*row) for row in rows]
+
+    def add_pending_draft(self, folder: str, uidvalidity: int, uid: int, label: str,
+                          reason: str) -> None:
+        """A labelled message whose draft waits for a usable Drafts folder."""
+        self.db.execute("INSERT OR IGNORE INTO pending_drafts VALUES (?, ?, ?, ?, ?, ?)",
+                        (folder, uidvalidity, uid, label, reason[:300], time.time()))
+
+    def pending_drafts(self, folder: str, uidvalidity: int) -> dict[int, str]:
+        """UID → label of this folder's messages whose drafts are still to be made."""
+        return {int(uid): str(label) for uid, label in self.db.execute(
+            "SELECT uid, label FROM pending_drafts WHERE folder = ? AND uidvalidity = ? "
+            "ORDER BY uid", (folder, uidvalidity))}
+
+    def drop_pending_draft(self, folder: str, uidvalidity: int, uid: int) -> None:
+        self.db.execute("DELETE FROM pending_drafts WHERE folder = ? AND uidvalidity = ? AND uid = ?",
+                        (folder, uidvalidity, uid))
 
     # -- corrections ------------------------------------------------------------------
     def correction(self, fingerprint: str) -> Correction | None:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Protocol, Sequence
 
 from .apply import Applier
-from .classifier import UNSURE, Prediction
+from .classifier import UNSURE, ModelError, Prediction
 from .config import LABELS, Account, Config
 from .learn import CorrectionStore, Harvester
 from .ledger import Ledger, corrections_dir
@@ -60,6 +60,7 @@ class Tally:
     corrections: int = 0
     dry_run: bool = False
     stopped_early: bool = False
+    pending_drafts: int = 0
     skipped_folders: list[str] = field(default_factory=list)
 
     @property
@@ -81,6 +82,9 @@ class Tally:
         extra = f"; {self.recognised} already done" if self.recognised else ""
         if self.corrections:
             extra += f"; {self.corrections} corrections learned"
+        if self.pending_drafts:
+            extra += (f"; {self.pending_drafts} drafts wait for a Drafts folder (create one, or "
+                      "set drafts_folder; they are made on the next run)")
         if self.skipped_folders:
             extra += f"; not processed this run: {', '.join(self.skipped_folders)}"
         early = "; deadline reached, the rest next run" if self.stopped_early else ""
@@ -188,14 +192,37 @@ class Runner:
                     self.tally.drafts += sum(isinstance(a, Draft) for a in plan.actions)
                     self.report("would: " + plan.describe())
                 continue
+            for plan in plans:
+                log.info("%s", plan.describe())  # exactly what --dry-run prints
             applied = applier.apply(state, plans)
             self.tally.drafts += applied.drafts
+            self.tally.pending_drafts += applied.pending
             for plan in applied.plans:
                 self.tally.count(plan)
-                log.info("%s", plan.describe())
             scan.advance(self.ledger, batch)
         if not scan.todo and scan.candidates and not self.options.dry_run:
             scan.advance(self.ledger, [])
+        if not self.options.dry_run and not self.tally.pending_drafts:
+            self.make_pending_drafts(mbox, state, applier)
+
+    def make_pending_drafts(self, mbox: MailStore, state: FolderState, applier: Applier) -> None:
+        """Drafts that waited for a Drafts folder (their messages are labelled): make them now."""
+        pending = self.ledger.pending_drafts(state.name, state.uidvalidity)
+        if not pending:
+            return
+        if mbox.selected != state.name:
+            mbox.select(state.name, readonly=True)
+        fetched = {e.uid: e for e in mbox.fetch(sorted(pending), self.account.max_message_bytes)}
+        for uid, label in pending.items():
+            item = self._parse(state, fetched[uid]) if uid in fetched else None
+            reply = self._reply(item, label)[0] if item else None
+            try:
+                if item is not None and reply is not None:
+                    self.tally.drafts += applier.make_draft(item, label, reply)
+            except FolderError:
+                self.tally.pending_drafts += len(pending)
+                return
+            self.ledger.drop_pending_draft(state.name, state.uidvalidity, uid)
 
     def _note_keyword_support(self, state: FolderState) -> None:
         key = f"no-keywords:{state.name}"
@@ -249,8 +276,12 @@ class Runner:
     def _classify(self, items: list[Item]) -> list[Prediction | str]:
         """A prediction per item, or the reason it could not be classified."""
         messages = [i.message for i in items if i.message is not None]
+        if not messages:
+            return []
         try:
             return list(self.model.predict(messages))
+        except ModelError:
+            raise  # no usable model: the run stops (exit 6), nothing is marked failed
         except Exception:  # noqa: BLE001 - one at a time, to isolate the culprit
             return [self._predict_one(i) for i in items]
 
@@ -258,6 +289,8 @@ class Runner:
         try:
             assert item.message is not None
             return self.model.predict([item.message])[0]
+        except ModelError:
+            raise
         except Exception as exc:  # noqa: BLE001
             return f"classifier failed: {type(exc).__name__}"
 

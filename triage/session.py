@@ -7,16 +7,18 @@ the secret the same way and registers it for redaction before anything can log i
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Sequence
 
-from .classifier import Model, load_model
+from .classifier import Model, Prediction, load_model
 from .config import Account, Config
 from .ledger import LockBusy, Ledger, account_lock, ledger_path
 from .mailbox import Mailbox
 from .mailstore import MailboxError, MailStore
+from .message import Message
 from .runner import RunOptions, Runner, Tally
 from .secrets import SecretError, resolve_secret
 
@@ -24,16 +26,23 @@ SecretSink = Callable[[str], None]
 
 
 class ModelOnce:
-    """Loads the model on first use, so a run that finds the lock taken never pays for it."""
+    """Loads the model on first use: a run with nothing new, or one that finds the lock
+    taken, never pays for loading it."""
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
         self.model: Model | None = None
+        self._lock = threading.Lock()
 
     def get(self) -> Model:
-        if self.model is None:
-            self.model = load_model(self.directory)
-        return self.model
+        with self._lock:
+            if self.model is None:
+                self.model = load_model(self.directory)
+            return self.model
+
+    def predict(self, messages: Sequence[Message]) -> list[Prediction]:
+        """The model's predictions, loading it now if this is the first batch."""
+        return self.get().predict(messages)
 
 
 @dataclass(frozen=True)
@@ -86,7 +95,7 @@ def run_account(config: Config, account: Account, model: ModelOnce, options: Run
     """One `triage run` of one account; errors that belong to the account are returned."""
     try:
         with open_session(config, account, on_secret) as session:
-            runner = Runner(config, account, model.get(), session.ledger, session.connect,
+            runner = Runner(config, account, model, session.ledger, session.connect,
                             options, report)
             return AccountResult(account.name, tally=runner.run())
     except LockBusy as exc:

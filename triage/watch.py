@@ -132,7 +132,7 @@ class Watch:
         account = session.account
         if hasattr(mbox, "stop"):
             mbox.stop = self.stop
-        runner = Runner(self.config, account, self.model.get(), ledger, lambda: mbox,
+        runner = Runner(self.config, account, self.model, ledger, lambda: mbox,
                         RunOptions(retries=0, deadline_seconds=account.run_deadline),
                         stop=self.stop)
         while not self.stop.is_set():
