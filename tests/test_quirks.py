@@ -74,21 +74,22 @@ def test_no_append_into_a_folder_selected_read_only(dovecot_account: Account, pr
 
 
 def refuse_append(data: bytes) -> bytes:
-    return data.replace(b'APPEND "Drafts"', b'APPEND "NoSuchDrafts"').replace(
-        b"APPEND Drafts", b"APPEND NoSuchDrafts")
+    """The server answers every APPEND with NO (as an account over quota does)."""
+    return re.sub(rb"(\w+) OK \[APPENDUID[^\r\n]*", rb"\1 NO [OVERQUOTA] Quota exceeded", data)
 
 
-def test_a_failing_draft_does_not_stop_the_labelling(dovecot_account: Account, proxy, samples,
-                                                     capsys) -> None:
+def test_a_refused_draft_fails_its_message_only(dovecot_account: Account, proxy, samples,
+                                                capsys) -> None:
     dovecot_account.append(samples["targeted"][:2] + samples["mass"][:2])
-    config = through(dovecot_account, proxy, Rule(client_filter=refuse_append))
-    assert main(["run", "--config", config]) == 0
+    config = through(dovecot_account, proxy, Rule(server_filter=refuse_append))
+    assert main(["run", "--config", config]) == 1
     captured = capsys.readouterr()
-    drafted = [r for r in ledger(dovecot_account, "SELECT uid, status, note FROM messages")
-               if "draft not saved" in r[2]]
-    assert drafted and all(status == "failed" for _, status, _ in drafted), captured
-    labelled = [f for f in dovecot_account.flags().values() if KEYWORDS & set(f)]
-    assert len(labelled) == 4 - len(drafted), "every other message is labelled"
+    rows = ledger(dovecot_account, "SELECT uid, label, status, note FROM messages")
+    failed = [r for r in rows if r[2] == "failed"]
+    assert failed and all("Quota exceeded" in note for *_, note in failed), (rows, captured)
+    labelled = {uid for uid, f in dovecot_account.flags().items() if KEYWORDS & set(f)}
+    assert labelled == {r[0] for r in rows if r[2] == "done"} and len(labelled) == 4 - len(failed)
+    assert proxy.connections == 1, "a NO is not retried like a dropped connection"
 
 
 def hide(*capabilities: bytes):

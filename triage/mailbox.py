@@ -231,7 +231,7 @@ class Mailbox:
             raise FolderError(f"folder {folder!r} does not exist; create it in your mail client "
                               "or change move_to in the config")
         for chunk in chunks(uids):
-            with _translated(f"moving to {folder}", folder):
+            with _translated(f"moving to {folder}", folder, writing=True):
                 if self.client.has_capability("MOVE"):
                     self.client.move(chunk, folder)
                     continue
@@ -322,7 +322,7 @@ class Mailbox:
         """
         if self.selected == folder and self.readonly:
             self.select(folder)
-        with _translated(f"appending a draft to {folder}", folder):
+        with _translated(f"appending a draft to {folder}", folder, writing=True):
             response = self.client.append(folder, raw, flags=[b"\\Draft", b"\\Seen"])
         match = _APPENDUID.search(response if isinstance(response, bytes) else b"")
         uid = int(match.group(2)) if match else None
@@ -477,10 +477,15 @@ def _text(value: object) -> str:
 
 
 class _translated:
-    """Context manager mapping socket, TLS and IMAP errors to MailboxError subclasses."""
+    """Context manager mapping socket, TLS and IMAP errors to MailboxError subclasses.
 
-    def __init__(self, doing: str, folder: str | None = None) -> None:
-        self.doing, self.folder = doing, folder
+    A NO about `folder` is a FolderError; when writing into it (`writing`), only when the
+    server says the folder is missing (TRYCREATE, NONEXISTENT): a full quota is not a
+    configuration problem.
+    """
+
+    def __init__(self, doing: str, folder: str | None = None, writing: bool = False) -> None:
+        self.doing, self.folder, self.writing = doing, folder, writing
 
     def __enter__(self) -> None:
         return None
@@ -503,7 +508,8 @@ class _translated:
                 raise ProtocolError(f"{self.doing}: the server answered BAD ({_reason(exc)}); "
                                     "this is a bug in triage or the server: please report it "
                                     "with this line") from None
-            if self.folder:
+            missing = re.search(r"\[(TRYCREATE|NONEXISTENT)\]", str(exc))
+            if self.folder and (missing or not self.writing):
                 raise FolderError(f"folder {self.folder!r} cannot be used ({_reason(exc)}); create "
                                   "it in your mail client or fix the config") from None
             raise ProtocolError(f"{self.doing}: the server refused ({_reason(exc)})") from None
