@@ -295,7 +295,7 @@ class Mailbox:
                           "exists; create one in your mail client or set drafts_folder")
 
     def find_by_message_id(self, folder: str, message_ids: Sequence[str]) -> list[int]:
-        """UIDs in `folder` (EXAMINEd unless selected) whose Message-ID is one of the last few `message_ids`.
+        """UIDs in `folder` (EXAMINEd unless selected) whose Message-ID is one of the last few ids.
 
         One SEARCH whatever the message claims (a few most recent ids, ORed), each id sent
         as a literal so no character of it can change the command.
