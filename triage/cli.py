@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import base64
 import datetime as dt
+import hashlib
 from importlib import resources
 import json
 import logging
@@ -20,12 +21,13 @@ from typing import Callable, Iterator, Sequence
 
 from . import __version__
 from .classifier import ModelError, explain, load_model
-from .config import Account, Config, ConfigError, default_config_path, load_config
+from .config import Account, Config, ConfigError, Me, default_config_path, load_config
 from .learn import CorrectionStore, Harvester, create_correction_folders
 from .doctor import FAIL, check_account, check_model
 from .ledger import LedgerError, LockBusy, Ledger, corrections_dir, ledger_path
 from .mailstore import AuthError, FolderError, MailboxError, ProtocolError
 from .message import ParseError, parse_message
+from .replies import preview, template_environment
 from .secrets import SecretError
 from .session import AccountResult, ModelOnce, open_session, run_account, run_options
 from .watch import Watch, WatchOptions
@@ -114,6 +116,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return fail(EXIT_FAILED, "interrupted")
 
 
+PLACEHOLDER_ME = Me(name="Your Name", email="you@example.invalid")
+
+
 def fail(code: int, message: str) -> int:
     print(f"triage: error: {message}", file=sys.stderr)
     return code
@@ -172,6 +177,15 @@ def build_parser() -> argparse.ArgumentParser:
                 "words and signals that pushed it.")
     p.add_argument("path", type=Path, metavar="FILE.eml")
     p.add_argument("--models", type=Path, default=None, help="model folder (default: models/)")
+    p = command("draft", cmd_draft, "Show the reply triage would draft for a message, no server "
+                "needed: language, recruiter's first name, company and role with confidences.")
+    p.add_argument("path", type=Path, metavar="FILE.eml")
+    p.add_argument("--json", action="store_true", help="one JSON object with the extracted fields")
+    p.add_argument("--config", type=Path, default=None,
+                   help=f"identity and templates from this config (default: {default_config_path()})")
+    p.add_argument("--account", help="draft as this account's identity (default: the first)")
+    p.add_argument("--label", choices=("targeted", "referral"), default="targeted",
+                   help="draft as for this label (default: targeted)")
     p = command("train", cmd_train, "Train the model from training_data/ (plus eval_data/ as an "
                 "independent check), gate it against the current one, write models/.")
     p.add_argument("--data", type=Path, default=REPO_ROOT / "training_data")
@@ -301,6 +315,34 @@ def cmd_explain(args: argparse.Namespace) -> int:
     print(f"pushed towards {why['best']}: " + ", ".join(f"{_feature(n)} +{w}" for n, w in why["for"]))
     print(f"pulled away: " + ", ".join(f"{_feature(n)} {w}" for n, w in why["against"]))
     return EXIT_OK
+
+
+def cmd_draft(args: argparse.Namespace) -> int:
+    me, templates = _draft_identity(args.config, args.account)
+    try:
+        raw = args.path.read_bytes()
+        message = parse_message(raw)
+    except (OSError, ParseError) as exc:
+        return fail(EXIT_FAILED, f"{args.path}: {exc}")
+    if message.reply_to is None and message.sender is None:
+        return fail(EXIT_FAILED, f"{args.path}: no From or Reply-To address to reply to")
+    shown = preview(message, "file:" + hashlib.sha256(raw).hexdigest(), me,
+                    template_environment(templates), args.label)
+    if args.json:
+        print(json.dumps(shown, ensure_ascii=False))
+    else:
+        print(f"From: {shown['from']}\nTo: {shown['to']}\nSubject: {shown['subject']}\n\n{shown['body']}")
+    return EXIT_OK
+
+
+def _draft_identity(path: Path | None, account: str | None) -> tuple[Me, Path | None]:
+    """The identity and template folder from the config; a placeholder when there is none."""
+    if path is None and not default_config_path().exists():
+        print(f"triage: no config at {default_config_path()}; drafting as {PLACEHOLDER_ME.name} "
+              f"<{PLACEHOLDER_ME.email}> (pass --config)", file=sys.stderr)
+        return PLACEHOLDER_ME, None
+    config = load_config(path)
+    return config.me_for(account), config.template_dir
 
 
 def _feature(name: str) -> str:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,9 @@ LABELS = ("targeted", "referral", "mass", "other")
 STANCES = ("open", "selective", "not-looking")
 SECURITY_MODES = ("tls", "starttls", "plain")
 AUTH_MODES = ("password", "xoauth2", "oauthbearer")
+_EMAIL = re.compile(r"[^@\s<>\"(),;:]+@[^@\s<>\"(),;:]+\.[^@\s<>\"(),;:]+")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+IDENTITY_KEYS = ("name", "email", "phone", "signature", "stance", "availability")
 APP = "triage"
 
 
@@ -58,6 +62,7 @@ class Account:
     retry_backoff: float = 2.0
     run_deadline: float = 1200.0
     corrections_folder: str = "Triage"  # "": no harvesting of corrections
+    identity: Me | None = None  # [accounts.me] over [me]; None: [me] as it is
 
 
 @dataclass(frozen=True)
@@ -103,6 +108,10 @@ class Config:
         known = ", ".join(a.name for a in self.accounts)
         raise ConfigError(f"no account named {name!r} in {self.path} (known: {known})")
 
+    def me_for(self, name: str | None) -> Me:
+        """The identity drafts of this account are written from: its [accounts.me] over [me]."""
+        return self.account(name).identity or self.me
+
 
 def default_config_path() -> Path:
     """`~/.config/triage/config.toml` on Linux, the platform's equivalent elsewhere."""
@@ -132,7 +141,10 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
     raw_accounts = data.get("accounts")
     if not isinstance(raw_accounts, list) or not raw_accounts:
         raise ConfigError(f"[[accounts]] is missing in {path}: add at least one account")
-    accounts = tuple(_account(a, where.at(f"accounts[{i}]")) for i, a in enumerate(raw_accounts))
+    me_raw = _table(data, "me", where)
+    accounts = tuple(_with_identity(_account(a, where.at(f"accounts[{i}]")), a, me_raw,
+                                    where.at(f"accounts[{i}]"))
+                     for i, a in enumerate(raw_accounts))
     names = [a.name for a in accounts]
     if len(set(names)) != len(names):
         raise ConfigError(f"accounts[].name must be unique in {path}; got {names}")
@@ -142,7 +154,8 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
     return Config(
         path=path,
         accounts=accounts,
-        me=_me(_table(data, "me", where), where.at("me")),
+        me=_me(me_raw, where.at("me")) if me_raw or not accounts[0].identity
+        else accounts[0].identity,
         state_dir=Path(state.get("dir") or platformdirs.user_state_dir(APP)).expanduser(),
         model_dir=Path(paths.get("models") or default_model_dir()).expanduser(),
         template_dir=Path(paths.get("templates") or config_dir / "templates").expanduser(),
@@ -271,13 +284,34 @@ def _positive(data: dict[str, Any], key: str, default: float, where: _Where) -> 
     return value
 
 
+def _with_identity(account: Account, data: Any, me_raw: dict[str, Any], where: _Where) -> Account:
+    """An account with its own [accounts.me] table, each key falling back to [me]."""
+    own = data.get("me") if isinstance(data, dict) else None
+    if own is None:
+        return account
+    if not isinstance(own, dict):
+        raise where.error("me", "must be a table of name, email, phone, signature, stance, availability")
+    unknown = sorted(set(own) - set(IDENTITY_KEYS))
+    if unknown:
+        raise where.at("me").error(unknown[0], f"is not an identity key; use one of {', '.join(IDENTITY_KEYS)}")
+    return replace(account, identity=_me({**me_raw, **own}, where.at("me")))
+
+
 def _me(data: dict[str, Any], where: _Where) -> Me:
     stance = _get(data, "stance", str, where, "selective")
     if stance not in STANCES:
         raise where.error("stance", f"must be one of {', '.join(STANCES)}, got {stance!r}")
+    email = _required(data, "email", where)
+    if not _EMAIL.fullmatch(email):
+        raise where.error("email", f"must be one address like dana@example.com, got {email!r}")
+    for key in IDENTITY_KEYS:
+        value = data.get(key)
+        if isinstance(value, str) and _CONTROL.search(value.replace("\n", "") if key == "signature"
+                                                      else value):
+            raise where.error(key, f"must not contain control characters, got {value!r}")
     return Me(
         name=_required(data, "name", where),
-        email=_required(data, "email", where),
+        email=email,
         stance=stance,
         phone=_get(data, "phone", str, where, ""),
         availability=_get(data, "availability", str, where, ""),

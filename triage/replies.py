@@ -8,6 +8,8 @@ control characters, so nothing a sender writes can add a header.
 from __future__ import annotations
 
 import datetime as dt
+import email
+import email.policy
 import hashlib
 import re
 from dataclasses import dataclass
@@ -21,36 +23,16 @@ from jinja2 import BaseLoader, ChoiceLoader, FileSystemLoader, PackageLoader, St
 from jinja2.sandbox import SandboxedEnvironment
 
 from .config import Me
-from .features import FREEMAIL
-from .message import Address, Message, clean_header_value
+from .extract import Extraction, Field, extract, recruiter_name
+from .given import Given, given_in
+from .language import SUPPORTED, language_of
+from .message import Message, clean_header_value
 
-ATS_DOMAINS = frozenset("""greenhouse.io greenhouse-mail.io lever.co hire.lever.co
-myworkday.com workday.com linkedin.com smartrecruiters.com ashbyhq.com icims.com taleo.net
-jobvite.com recruitee.com workable.com teamtailor.com bamboohr.com indeed.com""".split())
-_NOT_A_NAME = re.compile(r"\b(team|talent|careers?|recruit\w*|jobs?|hr|hiring|noreply|no-reply|"
-                         r"people|info|admin|support|notifications?)\b", re.I)
-_SIGN_OFF = re.compile(r"^\s*(best|best regards|kind regards|regards|thanks|thank you|cheers|"
-                       r"many thanks|warm regards|warmly|all the best|sincerely|talk soon|"
-                       r"viele grüße|cordialement|saludos|groeten)[,!.]?\s*$", re.I)
-_COMPANY_IN_BODY = re.compile(
-    r"\b(?:recruit(?:er|ing)|talent[a-z ]*|sourcer|partner|hiring manager|work|i'm|i am)\s+"
-    r"(?:at|with|for)\s+([A-Z][\w&.'-]*(?:\s+[A-Z][\w&.'-]*){0,3})")
-_TITLE_LINE = re.compile(
-    r"^\s*(?:[A-Z][\w&'.-]*\s+){0,4}?(?:Recruit\w*|Talent\w*|Partner|Manager|Director|Sourcer|"
-    r"Consultant|Lead|Head of [\w ]+?|Founder|Co-founder|CEO|CTO|COO|VP[\w ,]*?|Principal|Associate|"
-    r"Specialist|Acquisition|Advisor|Executive)\s*(?:,|\||@|\bat\b|–|-)\s*"
-    r"([A-Z][\w&'.-]*(?:\s+[A-Z&][\w&'.-]*){0,3})\s*$", re.M)
-_HIRING_A = re.compile(
-    r"\b(?:hiring|looking for|recruiting|searching for|seeking|to find)\s+(?:an?|our next|a new)\s+"
-    r"((?:[A-Z][\w/&+.-]*\s+){0,5}[A-Z][\w/&+.-]*)")
-_ROLE_IN_TEXT = re.compile(
-    r"(?:\b(?:an?|the|our|this)\s+|^\s*)((?:[A-Z][\w/&+.-]*\s+){0,5}(?:[A-Z][\w/&+.-]*))\s+"
-    r"(?:role|position|opening|opportunity|job|vacancy)\b")
 _REPLY_PREFIX = re.compile(r"^\s*((re|aw|sv|antw|fwd?|wg)\s*(\[\d+\])?\s*:\s*)+", re.I)
-_ROLE_STOP = {"The", "This", "A", "An", "Our", "New", "Exciting", "Great", "Quick", "Your", "Hi"}
 STANCE_TEMPLATES = {"open": "open.txt.j2", "selective": "selective.txt.j2",
                     "not-looking": "not-looking.txt.j2"}
 REFERRAL_TEMPLATE = "referral.txt.j2"
+QUESTIONS = ("job_description", "salary", "location")  # asked for unless the message gave them
 # CRLF like SMTP, but header lines are not folded below RFC 5322's 998-octet limit: Python
 # folds a long Subject by moving all of it to a continuation line, which readers unfold
 # with a leading space.
@@ -60,11 +42,16 @@ MAX_SUBJECT = 400
 
 @dataclass(frozen=True)
 class Details:
-    """What the reply can say about the outreach; fallbacks are natural phrases."""
+    """What the reply can say about the outreach: values only above the confidence threshold."""
 
-    first_name: str  # "" when unknown
-    company: str  # "" when unknown
-    role: str  # "" when unknown
+    first_name: str  # "" when unknown or unsure; for CJK names the form a greeting uses
+    company: str  # "" when unknown or unsure
+    role: str  # "" when unknown or unsure
+    full_name: str = ""
+    employer: str = ""  # the company when it is the one hiring (not a recruitment agency)
+    language: str = "en"
+    extraction: Extraction | None = None
+    given: Given = Given()
 
     @property
     def greeting(self) -> str:
@@ -82,81 +69,45 @@ class Reply:
 
 
 def extract_details(message: Message) -> Details:
-    """Recruiter first name, company and role, each '' when not found."""
-    return Details(_first_name(message), _company(message), _role(message))
+    """Language, then recruiter first name, company and role, each '' when not sure enough."""
+    language, _ = language_of(message)
+    found = extract(message, language)
+    person = recruiter_name(message, message.text[:6000])
+    company = _usable(found.company)
+    return Details(first_name=_usable(found.first_name), company=company,
+                   role=_usable(found.role), full_name=_usable(person),
+                   employer=company if found.employer else "", language=language,
+                   extraction=found, given=given_in(message))
 
 
-def _first_name(message: Message) -> str:
-    for address in (message.reply_to, message.sender):
-        name = _name_from_display(address)
-        if name:
-            return name
-    return _name_from_sign_off(message.text)
-
-
-def _name_from_display(address: Address | None) -> str:
-    if address is None or not address.name or "@" in address.name:
-        return ""
-    display = re.split(r"\s+(via|from|at|@|\||-)\s+", address.name, maxsplit=1, flags=re.I)[0]
-    if _NOT_A_NAME.search(display):
-        return ""
-    if "," in display:
-        parts = [p.strip() for p in display.split(",")]
-        display = parts[1] if len(parts) > 1 and parts[1] else parts[0]
-    word = display.split()[0] if display.split() else ""
-    if not (word.isalpha() and 1 < len(word) < 30):
-        return ""
-    return word.capitalize() if word.isupper() else word
-
-
-def _name_from_sign_off(text: str) -> str:
-    lines = [line.strip() for line in text.splitlines()]
-    for index, line in enumerate(lines):
-        if _SIGN_OFF.match(line):
-            for follower in lines[index + 1:index + 3]:
-                word = follower.split()[0] if follower.split() else ""
-                if word.isalpha() and word[0].isupper() and 1 < len(word) < 30:
-                    return word
-    return ""
-
-
-def _company(message: Message) -> str:
-    for pattern in (_TITLE_LINE, _COMPANY_IN_BODY):
-        match = pattern.search(message.text[:4000])
-        if match:
-            return match.group(1).rstrip(".,")
-    replier = message.reply_to or message.sender
-    domain = replier.email.rsplit("@", 1)[-1].lower() if replier else ""
-    if not domain or domain in FREEMAIL or domain in ATS_DOMAINS:
-        return ""
-    labels = domain.split(".")
-    core = labels[-3] if len(labels) >= 3 and labels[-2] in ("co", "com", "org", "ac") else \
-        labels[-2] if len(labels) >= 2 else labels[0]
-    if core in ("example", "mail", "email", "localhost", "invalid", "test"):
-        return ""
-    return " ".join(w.capitalize() for w in re.split(r"[-_]", core) if w)
-
-
-def _role(message: Message) -> str:
-    subject = _REPLY_PREFIX.sub("", message.subject)
-    for pattern, text in ((_ROLE_IN_TEXT, subject), (_HIRING_A, message.text[:3000]),
-                          (_ROLE_IN_TEXT, message.text[:3000])):
-        match = pattern.search(text)
-        if match:
-            words = match.group(1).split()
-            while words and words[0] in _ROLE_STOP:
-                words = words[1:]
-            if words:
-                return " ".join(words)
-    return ""
+def _usable(field: Field) -> str:
+    return field.value if field.usable else ""
 
 
 def template_environment(user_dir: Path | None) -> SandboxedEnvironment:
     """Sandboxed Jinja2: the user's template dir first, then the templates shipped here."""
     loaders: list[BaseLoader] = [FileSystemLoader(str(user_dir))] if user_dir and user_dir.is_dir() else []
     loaders.append(PackageLoader("triage", "templates"))
-    return SandboxedEnvironment(loader=ChoiceLoader(loaders), undefined=StrictUndefined,
-                                autoescape=False, keep_trailing_newline=True)
+    env = SandboxedEnvironment(loader=ChoiceLoader(loaders), undefined=StrictUndefined,
+                               autoescape=False, keep_trailing_newline=True)
+    env.filters["pick"] = lambda keys, words: [words[key] for key in keys if key in words]
+    env.filters["listing"] = listing
+    env.filters["bullets"] = lambda items: "\n".join(f"- {item}" for item in items)
+    return env
+
+
+def listing(items: list[str], conjunction: str, separator: str = ", ") -> str:
+    """"a, b and c" in the template's language; just the separator when `conjunction` is ""."""
+    if len(items) <= 1 or not conjunction:
+        return separator.join(items)
+    space = "" if all(ord(c) >= 0x2E80 for c in conjunction) else " "  # 和: no spaces in CJK
+    return f"{separator.join(items[:-1])}{space}{conjunction}{space}{items[-1]}"
+
+
+def template_names(template: str, language: str) -> list[str]:
+    """The template for the message's language first, English (the top level) as fallback."""
+    return [f"{language}/{template}", template] if language in SUPPORTED and language != "en" \
+        else [template]
 
 
 def draft_message_id(fingerprint: str, me: Me) -> str:
@@ -174,12 +125,16 @@ def reply_subject(subject: str) -> str:
 
 def render_body(env: SandboxedEnvironment, template: str, details: Details, me: Me,
                 message: Message) -> str:
-    """The reply text from a template; message content enters only as variables."""
-    return env.get_template(template).render(
-        greeting=details.greeting, first_name=details.first_name or "there",
-        company=details.company or "your company", company_known=bool(details.company),
-        role=details.role or "the role", role_known=bool(details.role),
+    """The reply text from a template in the message's language; content enters only as data."""
+    given = details.given
+    known = [key for key in QUESTIONS if getattr(given, key)]
+    return env.select_template(template_names(template, details.language)).render(
+        greeting=details.greeting, first_name=details.first_name, full_name=details.full_name,
+        company=details.employer, agency=details.company if not details.employer else "",
+        role=details.role, language=details.language,
+        company_known=bool(details.employer), role_known=bool(details.role),
         role_phrase=f"the {details.role} role" if details.role else "the role",
+        given=given, known=known, missing=[key for key in QUESTIONS if key not in known],
         subject=message.subject, me=me, first_name_of_me=me.name.split()[0] if me.name else "",
     ).strip() + "\n"
 
@@ -219,3 +174,20 @@ def quote_original(message: Message, max_lines: int = 60) -> str:
 def template_for(label: str, stance: str) -> str:
     """The template file for a drafted label and the user's stance."""
     return REFERRAL_TEMPLATE if label == "referral" else STANCE_TEMPLATES[stance]
+
+
+def preview(message: Message, fingerprint: str, me: Me, env: SandboxedEnvironment,
+            label: str = "targeted") -> dict[str, object]:
+    """The draft triage would make, as data: what `triage draft --json` prints."""
+    reply = build_reply(message, fingerprint, me, env, template_for(label, me.stance))
+    draft = email.message_from_bytes(reply.raw, policy=email.policy.default)
+    body = draft.get_content() if isinstance(draft, EmailMessage) else ""
+    details, found = reply.details, reply.details.extraction
+    confidence = {name: round(getattr(found, name).confidence, 2) if found else 0.0
+                  for name in ("first_name", "company", "role")}
+    return {"first_name": details.first_name, "company": details.company,
+            "company_is_employer": bool(details.employer), "role": details.role,
+            "language": details.language, "stance": me.stance, "label": label,
+            "subject": str(draft["Subject"]), "to": str(draft["To"]), "from": str(draft["From"]),
+            "body": body.replace("\r\n", "\n"), "confidence": confidence,
+            "given": {key: getattr(details.given, key) for key in (*QUESTIONS, "why_me")}}

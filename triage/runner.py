@@ -12,7 +12,7 @@ import logging
 import threading
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable, Protocol, Sequence
 
 from .apply import Applier
@@ -100,7 +100,9 @@ class Runner:
                  connect: Callable[[], MailStore], options: RunOptions = RunOptions(),
                  report: Callable[[str], None] = lambda _: None,
                  stop: threading.Event | None = None) -> None:
-        self.config, self.account, self.model, self.ledger = config, account, model, ledger
+        # the account's own identity ([accounts.me] over [me]) drafts and is "me" for this run
+        self.config = replace(config, me=account.identity or config.me)
+        self.account, self.model, self.ledger = account, model, ledger
         self.connect, self.options, self.report = connect, options, report
         self.stop = stop or threading.Event()
         self.tally = Tally(account.name, dry_run=options.dry_run)
