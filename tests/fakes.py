@@ -128,11 +128,11 @@ class FakeMailbox:
                     if pattern.search(raw.decode("utf-8", "replace").replace("\r", ""))]
         return sorted(set(out))
 
-    def append_draft(self, folder: str, raw: bytes) -> int | None:
+    def append_draft(self, folder: str, raw: bytes, keyword: str | None = None) -> int | None:
         self._maybe_fail("append")
         if self.selected == folder and self.readonly:  # as Mailbox does: UNSELECT first
             self.selected, self.readonly = None, False
-        return self.deliver(raw, folder, ("\\Draft", "\\Seen"))
+        return self.deliver(raw, folder, ("\\Draft", "\\Seen", *([keyword] if keyword else [])))
 
     def wait_for_news(self, seconds: float) -> bool:
         self._maybe_fail("idle")

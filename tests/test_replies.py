@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email
+import re
 from email.policy import default
 
 import pytest
@@ -18,7 +19,9 @@ ENV = template_environment(None)
 
 
 def body_of(raw: bytes) -> str:
-    return email.message_from_bytes(raw, policy=default).get_content().replace("\r\n", "\n")
+    """The body as a format=flowed reader shows it: soft line breaks of own text joined."""
+    text = email.message_from_bytes(raw, policy=default).get_content().replace("\r\n", "\n")
+    return re.sub(r" \n(?=[^>\n])", " ", text)
 
 
 def reply_to(raw: bytes, stance: str = "open"):

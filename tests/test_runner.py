@@ -213,8 +213,8 @@ def test_a_uidvalidity_change_inside_a_run_stops_acting_on_that_folder(config, t
     class Renumbering(FakeMailbox):
         """The folder is recreated while triage is in Drafts: same names, new numbering."""
 
-        def append_draft(self, folder, raw):
-            uid = super().append_draft(folder, raw)
+        def append_draft(self, folder, raw, keyword=None):
+            uid = super().append_draft(folder, raw, keyword)
             self.folders["INBOX"].uidvalidity += 1
             return uid
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from .ledger import FAILED, DraftRecord, Ledger
 from .mailstore import FolderError, FolderState, MailStore, ProtocolError, ValidityChanged
 from .plan import FAILURE, Draft, Item, Label, Move, Plan, Record
-from .replies import Reply
+from .replies import DRAFT_KEYWORD, Reply
 
 log = logging.getLogger(__name__)
 
@@ -81,12 +81,12 @@ class Applier:
 
     def make_draft(self, item: Item, label: str, reply: Reply) -> int:
         """Append the draft unless it exists; record it. 1 when appended, 0 when found."""
-        if self.ledger.draft_for(reply.message_id):
+        if any(self.ledger.draft_for(known) for known in reply.known_ids):
             return 0
         folder = self._drafts or self.mbox.drafts_folder(self.configured_drafts)
         self._drafts = folder
-        existing = self.mbox.find_by_message_id(folder, [reply.message_id])
-        uid = existing[0] if existing else self.mbox.append_draft(folder, reply.raw)
+        existing = self.mbox.find_by_message_id(folder, list(reply.known_ids))
+        uid = existing[0] if existing else self.mbox.append_draft(folder, reply.raw, DRAFT_KEYWORD)
         message = item.message
         details = reply.details
         self.ledger.record_draft(DraftRecord(

@@ -311,8 +311,9 @@ class Mailbox:
         with _translated(f"searching {folder}"):
             return sorted(int(u) for u in self.client.search(criteria))
 
-    def append_draft(self, folder: str, raw: bytes) -> int | None:
-        """APPEND with \\Draft and \\Seen; the new UID when the server reports APPENDUID (or a
+    def append_draft(self, folder: str, raw: bytes, keyword: str | None = None) -> int | None:
+        """APPEND with \\Draft and \\Seen (the user's own draft is not new mail) and `keyword`
+        if the server takes it; the new UID when the server reports APPENDUID (or a
         search finds it).
 
         Never appends to a folder this connection holds read-only (Courier refuses that):
@@ -322,8 +323,16 @@ class Mailbox:
         """
         if self.selected == folder and self.readonly:
             self.select(folder)
+        flags = [b"\\Draft", b"\\Seen"]
         with _translated(f"appending a draft to {folder}", folder, writing=True):
-            response = self.client.append(folder, raw, flags=[b"\\Draft", b"\\Seen"])
+            try:
+                response = self.client.append(folder, raw,
+                                              flags=flags + ([keyword.encode()] if keyword else []))
+            except IMAPClientError as exc:  # NO/BAD: nothing appended; some refuse keywords
+                if not keyword or isinstance(exc, imaplib.IMAP4.abort):
+                    raise
+                log.warning("%s refused keyword %s on a draft; appending without it", folder, keyword)
+                response = self.client.append(folder, raw, flags=flags)
         match = _APPENDUID.search(response if isinstance(response, bytes) else b"")
         uid = int(match.group(2)) if match else None
         return self._ensure_draft_flag(folder, raw, uid)

@@ -116,8 +116,9 @@ class MailStore(Protocol):
     def find_by_message_id(self, folder: str, message_ids: Sequence[str]) -> list[int]:
         """UIDs in `folder` whose Message-ID is one of `message_ids` (one bounded search)."""
 
-    def append_draft(self, folder: str, raw: bytes) -> int | None:
-        """APPEND a draft (\\Draft, \\Seen); its new UID when the server reports one."""
+    def append_draft(self, folder: str, raw: bytes, keyword: str | None = None) -> int | None:
+        """APPEND a draft (\\Draft, \\Seen, and `keyword` if the server takes it); its new UID
+        when the server reports one."""
 
     def wait_for_news(self, seconds: float) -> bool:
         """Wait on the selected folder up to `seconds`; True when the server reported new mail."""

@@ -1,8 +1,9 @@
 """Reply drafts: extract who wrote and about what, render a template, build the email. Pure.
 
 Message content reaches templates only as data in a sandboxed Jinja2 environment, and
-reaches the draft's headers only through `EmailMessage` with values already stripped of
-control characters, so nothing a sender writes can add a header.
+reaches the draft's headers only through `compose`, which validates every value, writes
+the header block itself and parses the bytes back, so nothing a sender writes can add a
+header or a recipient.
 """
 
 from __future__ import annotations
@@ -12,32 +13,29 @@ import email
 import email.policy
 import hashlib
 import re
+import uuid
 from dataclasses import dataclass
-from email.headerregistry import Address as HeaderAddress
 from email.message import EmailMessage
-from email.policy import SMTP
-from email.utils import format_datetime
 from pathlib import Path
 
 from jinja2 import BaseLoader, ChoiceLoader, FileSystemLoader, PackageLoader, StrictUndefined
 from jinja2.sandbox import SandboxedEnvironment
 
+from . import flowed
+from .compose import compose_draft, draft_headers, safe_addr_spec, verify_draft
 from .config import Me
 from .extract import Extraction, Field, extract, recruiter_name
 from .given import Given, given_in
 from .language import SUPPORTED, language_of
-from .message import Message, clean_header_value
+from .message import Message
 
 _REPLY_PREFIX = re.compile(r"^\s*((re|aw|sv|antw|fwd?|wg)\s*(\[\d+\])?\s*:\s*)+", re.I)
 STANCE_TEMPLATES = {"open": "open.txt.j2", "selective": "selective.txt.j2",
                     "not-looking": "not-looking.txt.j2"}
 REFERRAL_TEMPLATE = "referral.txt.j2"
 QUESTIONS = ("job_description", "salary", "location")  # asked for unless the message gave them
-# CRLF like SMTP, but header lines are not folded below RFC 5322's 998-octet limit: Python
-# folds a long Subject by moving all of it to a continuation line, which readers unfold
-# with a leading space.
-DRAFT_POLICY = SMTP.clone(max_line_length=998)
 MAX_SUBJECT = 400
+DRAFT_KEYWORD = "triage-draft"  # on the draft in Drafts only: keywords never travel with mail
 
 
 @dataclass(frozen=True)
@@ -66,6 +64,7 @@ class Reply:
     raw: bytes
     to: str
     details: Details
+    known_ids: tuple[str, ...] = ()  # every Message-ID form this draft may have been given
 
 
 def extract_details(message: Message) -> Details:
@@ -110,11 +109,20 @@ def template_names(template: str, language: str) -> list[str]:
         else [template]
 
 
+def draft_message_ids(fingerprint: str, me: Me) -> tuple[str, str]:
+    """Deterministic ids for the draft of one source message: the neutral form written now
+    (shaped like a mail client's random UUID id) and the `<triage.…>` form of drafts made
+    before 0.2, so both are recognised in the ledger and in Drafts."""
+    digest = hashlib.sha256(f"{me.email.lower()}\n{fingerprint}".encode()).digest()[:16]
+    legacy_domain = me.email.rsplit("@", 1)[-1] or "triage.invalid"
+    domain = safe_addr_spec(me.email, "your own address (me.email)").rsplit("@", 1)[1]
+    neutral = uuid.UUID(bytes=digest, version=4)
+    return f"<{neutral}@{domain}>", f"<triage.{digest.hex()}@{legacy_domain}>"
+
+
 def draft_message_id(fingerprint: str, me: Me) -> str:
-    """Deterministic: the same source message always yields the same draft Message-ID."""
-    digest = hashlib.sha256(f"{me.email.lower()}\n{fingerprint}".encode()).hexdigest()[:32]
-    domain = me.email.rsplit("@", 1)[-1] or "triage.invalid"
-    return f"<triage.{digest}@{domain}>"
+    """The Message-ID a new draft for this source message gets."""
+    return draft_message_ids(fingerprint, me)[0]
 
 
 def reply_subject(subject: str) -> str:
@@ -141,34 +149,33 @@ def render_body(env: SandboxedEnvironment, template: str, details: Details, me: 
 
 def build_reply(message: Message, fingerprint: str, me: Me, env: SandboxedEnvironment,
                 template: str, now: dt.datetime | None = None) -> Reply:
-    """The draft as CRLF bytes: From me, To Reply-To/From, threaded, original quoted below."""
+    """The draft as CRLF bytes: From me, To Reply-To/From, threaded, original quoted below,
+    checked by parsing it back (DraftRefused when it is not exactly what was intended)."""
     details = extract_details(message)
     recipient = message.reply_to or message.sender
     if recipient is None:
         raise ValueError("message has no sender to reply to")
-    draft = EmailMessage(policy=DRAFT_POLICY)
-    draft["From"] = HeaderAddress(clean_header_value(me.name), addr_spec=me.email)
-    draft["To"] = HeaderAddress(clean_header_value(recipient.name), addr_spec=recipient.email)
-    draft["Subject"] = reply_subject(message.subject[:MAX_SUBJECT])
-    draft["Date"] = format_datetime(now or dt.datetime.now(dt.timezone.utc))
-    draft["Message-ID"] = draft_message_id(fingerprint, me)
-    if message.message_id:
-        draft["In-Reply-To"] = message.message_id
-        draft["References"] = " ".join([*message.references[-10:], message.message_id])
-    draft["X-Triage-Label"] = "draft"
-    body = render_body(env, template, details, me, message) + "\n" + quote_original(message)
-    draft.set_content(body, charset="utf-8")
-    return Reply(draft["Message-ID"], draft.as_bytes(), recipient.email, details)
+    ids = draft_message_ids(fingerprint, me)
+    headers = draft_headers((me.name, me.email), (recipient.name, recipient.email),
+                            reply_subject(message.subject[:MAX_SUBJECT]),
+                            (now or dt.datetime.now(dt.timezone.utc)).astimezone(), ids[0],
+                            message.message_id, message.references)
+    text = render_body(env, template, details, me, message)
+    body = flowed.encode([*flowed.own_lines(text.rstrip("\n")), flowed.Line(0, ""),
+                         *quote_original(message)])
+    raw = compose_draft(headers, body)
+    verify_draft(raw, headers)
+    return Reply(ids[0], raw, headers.recipient.addr_spec, details, ids)
 
 
-def quote_original(message: Message, max_lines: int = 60) -> str:
-    """`On <date>, <sender> wrote:` and the original text, each line prefixed `> `."""
+def quote_original(message: Message, max_lines: int = 60) -> list[flowed.Line]:
+    """`On <date>, <sender> wrote:` and the original text one quote level deeper."""
     who = message.sender.name or message.sender.email if message.sender else "the sender"
-    lines = message.text.strip().splitlines()
-    quoted = "\n".join(f"> {line}".rstrip() for line in lines[:max_lines])
-    more = "\n> […]" if len(lines) > max_lines else ""
+    lines = message.text.strip().split("\n")
     when = f"On {message.date}, " if message.date else ""
-    return f"{when}{who} wrote:\n{quoted}{more}\n"
+    more = [flowed.Line(1, "[…]")] if len(lines) > max_lines else []
+    return [flowed.Line(0, f"{when}{who} wrote:"), *flowed.quoted_lines("\n".join(lines), max_lines),
+            *more]
 
 
 def template_for(label: str, stance: str) -> str:

@@ -300,7 +300,8 @@ class Runner:
                   prediction: Prediction) -> Plan:
         reply, problem = self._reply(item, prediction.label)
         known = Known(thread_answered=self._thread_answered(mbox, item, prediction.label),
-                      draft_recorded=bool(reply and self.ledger.draft_for(reply.message_id)))
+                      draft_recorded=bool(reply and any(self.ledger.draft_for(known)
+                                                        for known in reply.known_ids)))
         return plan_new(item, prediction, known, self.config, state.keywords_allowed, reply, problem)
 
     def _reply(self, item: Item, label: str) -> tuple[Reply | None, str]:
