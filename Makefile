@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test train bench install clean
+.PHONY: demo test train shipped-model bench install clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,8 +20,11 @@ test: $(STAMP)  ## type check, then the whole suite, including real IMAP servers
 	$(BIN)/python -m mypy
 	$(BIN)/python -m pytest
 
-train: $(STAMP)  ## retrain models/ from training_data/ (gated: keeps a better current model)
+train: $(STAMP)  ## train YOUR model (shipped corpus + your corrections) into the user data dir
 	$(BIN)/triage train $(ARGS)
+
+shipped-model: $(STAMP)  ## maintainers: rebuild models/ from training_data/ only, never corrections
+	$(BIN)/triage train --no-corrections --data training_data --eval eval_data --models models $(ARGS)
 
 bench: $(STAMP)  ## parse + classify throughput and memory
 	$(BIN)/python bench/bench.py

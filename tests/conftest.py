@@ -21,6 +21,20 @@ SAMPLES = ROOT / "training_data"
 PASSWORD_ENV = "TRIAGE_TEST_PASSWORD"
 
 
+@pytest.fixture(autouse=True, scope="session")
+def private_user_dirs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """No test reads or writes the real user's config, model (`triage train`) or state."""
+    saved = {k: os.environ.get(k) for k in ("XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_STATE_HOME")}
+    for key in saved:
+        os.environ[key] = str(tmp_path_factory.mktemp(key.lower()))
+    yield
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
 @pytest.fixture(scope="session")
 def dovecot() -> Iterator[Server]:
     """One Dovecot for the session; every test gets its own user (and so its own Maildir)."""

@@ -57,10 +57,11 @@ def test_a_run_over_hostile_mail_finishes_and_accounts_for_every_message(
     stream = [normal[0], *hostile[:20], normal[1], *monsters, *hostile[20:], normal[2]]
     dovecot_account.append(stream)
 
-    assert main(["run", "--config", str(dovecot_account.config(batch_size=25))]) == 0
+    code = main(["run", "--config", str(dovecot_account.config(batch_size=25))])
     out = capsys.readouterr().out
     with sqlite3.connect(dovecot_account.tmp / "state" / "test.sqlite") as db:
         rows = db.execute("SELECT uid, status, label, note FROM messages ORDER BY uid").fetchall()
+    assert code == (1 if any(r[1] == "failed" for r in rows) else 0), "exit 1 when any failed"
     uids = sorted(dovecot_account.flags())
     assert [r[0] for r in rows] == uids, "every message is accounted for"
     for uid, status, label, note in rows:

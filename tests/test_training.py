@@ -83,9 +83,9 @@ def test_a_model_from_another_scikit_learn_is_refused_with_the_fix(trained, tmp_
     card = json.loads((tmp_path / "m" / "model_card.json").read_text())
     card["versions"]["scikit-learn"] = "0.24.2"
     (tmp_path / "m" / "model_card.json").write_text(json.dumps(card))
-    with pytest.raises(ModelError, match=r"made with scikit-learn 0\.24\.2.*run `make train`"):
+    with pytest.raises(ModelError, match=r"made with scikit-learn 0\.24\.2.*run `triage train`"):
         load_model(tmp_path / "m")
-    with pytest.raises(ModelError, match="no model in .* run `make train`"):
+    with pytest.raises(ModelError, match="no model in .* run `triage train`"):
         load_model(tmp_path / "empty")
 
 

@@ -10,6 +10,8 @@ nearest recruiter class.
 from __future__ import annotations
 
 import json
+import os
+import stat
 import sys
 import warnings
 from dataclasses import dataclass, field
@@ -29,12 +31,12 @@ from sklearn.preprocessing import FunctionTransformer, MaxAbsScaler
 
 from .config import LABELS
 from .features import Features, recruiting_evidence, to_features
+from .locations import CARD_FILE, MODEL_FILE
 from .message import Message
+from .statefiles import commit_temp, new_temp, private_dir, remove_stale_temps, sha256_file
 
 RECRUITER_LABELS = ("targeted", "referral", "mass")
 UNSURE = "unsure"
-MODEL_FILE = "model.joblib"
-CARD_FILE = "model_card.json"
 SEED = 0
 MIN_KNOWN_TERMS = 3
 
@@ -163,35 +165,80 @@ def has_evidence(message: Message, known_terms: int) -> bool:
     return known_terms >= MIN_KNOWN_TERMS or recruiting_evidence(message) > 0
 
 
-def save_model(model: Model, directory: Path) -> None:
-    """Write the model and its card to `directory` (created if needed)."""
-    directory.mkdir(parents=True, exist_ok=True)
-    joblib.dump({"pipeline": model.pipeline, "thresholds": model.thresholds, "card": model.card},
-                directory / MODEL_FILE, compress=3)
-    (directory / CARD_FILE).write_text(json.dumps(model.card, indent=2, sort_keys=True) + "\n")
+def save_model(model: Model, directory: Path, private: bool = False) -> None:
+    """Write the model and its card (with the model file's SHA-256) to `directory`, atomically.
+
+    A SIGKILL at any moment leaves the previous model or the new one, never a truncated file.
+    `private` (a model trained on the user's own mail): files 0600 in a 0700 folder.
+    """
+    mode = 0o600 if private else 0o644
+    if private:
+        private_dir(directory)
+    else:
+        directory.mkdir(parents=True, exist_ok=True)
+    for name in (MODEL_FILE, CARD_FILE):
+        remove_stale_temps(directory, name)
+    stored = new_temp(directory / MODEL_FILE)
+    card = new_temp(directory / CARD_FILE)
+    try:
+        joblib.dump({"pipeline": model.pipeline, "thresholds": model.thresholds, "card": model.card},
+                    stored, compress=3)
+        model.card = {**model.card, "model_sha256": sha256_file(stored)}
+        card.write_text(json.dumps(model.card, indent=2, sort_keys=True) + "\n")
+        commit_temp(stored, directory / MODEL_FILE, mode)
+        commit_temp(card, directory / CARD_FILE, mode)
+    finally:
+        stored.unlink(missing_ok=True)
+        card.unlink(missing_ok=True)
+
+
+def check_trusted(path: Path) -> None:
+    """Refuse a model file or folder others could write: loading a model runs its code."""
+    try:
+        info = os.stat(path)
+    except OSError as exc:
+        raise ModelError(f"cannot read {path} ({exc.strerror})") from None
+    kind = "folder" if stat.S_ISDIR(info.st_mode) else "file"
+    if info.st_uid not in (os.geteuid(), 0):
+        raise ModelError(f"model {kind} {path} belongs to uid {info.st_uid}, not to you or root; a "
+                         "model is code that runs as you: use a model folder of your own")
+    if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        raise ModelError(f"model {kind} {path} is writable by group or others (mode "
+                         f"{stat.S_IMODE(info.st_mode):o}); a model is code that runs as you: run "
+                         f"`chmod go-w {path}`")
 
 
 def load_model(directory: Path) -> Model:
-    """Load the model in `directory`, refusing one made by another scikit-learn version."""
+    """Load the model in `directory`: only from a folder and file no one else can write, only
+    if the file matches the SHA-256 in its card, and only from this scikit-learn version."""
     card_path, model_path = directory / CARD_FILE, directory / MODEL_FILE
     if not model_path.exists() or not card_path.exists():
-        raise ModelError(f"no model in {directory}: run `make train` (or `triage train`)")
+        raise ModelError(f"no model in {directory}: run `triage train`")
+    check_trusted(directory)
+    check_trusted(model_path)
     try:
         card = json.loads(card_path.read_text())
     except (OSError, ValueError) as exc:
-        raise ModelError(f"model card {card_path} is unreadable ({exc}); run `make train`") from None
+        raise ModelError(f"model card {card_path} is unreadable ({exc}); run `triage train`") from None
     made_with = card.get("versions", {}).get("scikit-learn")
     if made_with != sklearn.__version__:
         raise ModelError(f"the model in {directory} was made with scikit-learn {made_with}, this is "
-                         f"{sklearn.__version__}; run `make train` to rebuild it")
+                         f"{sklearn.__version__}; run `triage train` to rebuild it")
+    expected = card.get("model_sha256")
+    if not expected:
+        raise ModelError(f"model card {card_path} records no SHA-256 of {MODEL_FILE} (an older "
+                         "triage made it); run `triage train` to rebuild it")
+    if sha256_file(model_path) != expected:
+        raise ModelError(f"{model_path} does not match the SHA-256 in {card_path}: it was changed "
+                         "after training; run `triage train` (or `triage train --rollback`)")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
             stored = joblib.load(model_path)
         except Exception as exc:  # noqa: BLE001 - unpickling can fail in many ways
             raise ModelError(f"model {model_path} could not be loaded ({type(exc).__name__}: "
-                             f"{exc}); run `make train`") from None
-    return Model(stored["pipeline"], stored["thresholds"], stored["card"])
+                             f"{exc}); run `triage train`") from None
+    return Model(stored["pipeline"], stored["thresholds"], card)
 
 
 def versions() -> dict[str, str]:

@@ -14,6 +14,7 @@ import json
 import logging
 import re
 import signal
+import sqlite3
 import sys
 import time
 from pathlib import Path
@@ -23,13 +24,16 @@ from . import __version__
 from .classifier import ModelError, explain, load_model
 from .config import Account, Config, ConfigError, Me, default_config_path, load_config
 from .learn import CorrectionStore, Harvester, create_correction_folders
+from .locations import (choose_model, shipped_corpus_dir, shipped_eval_dir, shipped_model_dir,
+                        user_model_dir)
 from .doctor import FAIL, check_account, check_model
-from .ledger import LedgerError, LockBusy, Ledger, corrections_dir, ledger_path
+from .ledger import LockBusy, Ledger, corrections_dir, ledger_path
 from .mailstore import AuthError, FolderError, MailboxError, ProtocolError
 from .message import ParseError, parse_message
 from .replies import preview, template_environment
 from .secrets import SecretError
 from .session import AccountResult, ModelOnce, open_session, run_account, run_options
+from .statefiles import StateError
 from .watch import Watch, WatchOptions
 from .training import TrainingError, rollback, stderr_progress, train
 
@@ -43,11 +47,10 @@ EXIT_CODES = f"""exit codes:
   {EXIT_USAGE}  bad usage or configuration (the message names the key and the file)
   {EXIT_AUTH}  the server refused the login, or the password source failed (not retried)
   {EXIT_CONNECTION}  connection, TLS or timeout error after retries; the next run resumes
-  {EXIT_STATE}  the ledger is corrupt or unreadable (never silently reset)
-  {EXIT_MODEL}  no usable model: run `make train`
+  {EXIT_STATE}  the ledger or state folder is corrupt, unsafe or unwritable (never silently reset)
+  {EXIT_MODEL}  no usable model: run `triage train`
   {EXIT_REFUSED}  training kept the current model because it scores better (use --force)
 """
-REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 class Redactor(logging.Filter):
@@ -107,8 +110,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return fail(EXIT_USAGE, str(exc))
     except ModelError as exc:
         return fail(EXIT_MODEL, str(exc))
-    except LedgerError as exc:
+    except StateError as exc:  # LedgerError too
         return fail(EXIT_STATE, str(exc))
+    except sqlite3.Error as exc:
+        return fail(EXIT_STATE, f"the ledger failed ({exc}); free disk space or fix the state "
+                    "folder's permissions, then run again")
+    except SecretError as exc:
+        return fail(EXIT_AUTH, str(exc))
     except TrainingError as exc:
         code = EXIT_REFUSED if "--force" in str(exc) else EXIT_USAGE
         return fail(code, str(exc))
@@ -172,11 +180,15 @@ def build_parser() -> argparse.ArgumentParser:
                 "no server needed.")
     p.add_argument("paths", nargs="+", type=Path, metavar="PATH")
     p.add_argument("--json", action="store_true", help="JSON Lines with scores")
-    p.add_argument("--models", type=Path, default=None, help="model folder (default: models/)")
+    p.add_argument("--models", type=Path, default=None,
+                   help="model folder; it must be trusted, a model file is code (default: yours if "
+                        "`triage train` made one, else the shipped one)")
     p = command("explain", cmd_explain, "Show why a message gets its label: probabilities and the "
                 "words and signals that pushed it.")
     p.add_argument("path", type=Path, metavar="FILE.eml")
-    p.add_argument("--models", type=Path, default=None, help="model folder (default: models/)")
+    p.add_argument("--models", type=Path, default=None,
+                   help="model folder; it must be trusted, a model file is code (default: yours if "
+                        "`triage train` made one, else the shipped one)")
     p = command("draft", cmd_draft, "Show the reply triage would draft for a message, no server "
                 "needed: language, recruiter's first name, company and role with confidences.")
     p.add_argument("path", type=Path, metavar="FILE.eml")
@@ -186,14 +198,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--account", help="draft as this account's identity (default: the first)")
     p.add_argument("--label", choices=("targeted", "referral"), default="targeted",
                    help="draft as for this label (default: targeted)")
-    p = command("train", cmd_train, "Train the model from training_data/ (plus eval_data/ as an "
-                "independent check), gate it against the current one, write models/.")
-    p.add_argument("--data", type=Path, default=REPO_ROOT / "training_data")
+    p = command("train", cmd_train, "Train your model from the shipped corpus plus your "
+                "corrections, gate it against your current one, and write it to your data folder "
+                f"({user_model_dir()}), where every command prefers it to the shipped model.")
+    p.add_argument("--data", type=Path, default=shipped_corpus_dir(),
+                   help="corpus of <label>/*.eml (default: the shipped one)")
     p.add_argument("--extra", type=Path, action="append", default=[],
                    help="another folder of <label>/*.eml, e.g. your corrections (repeatable)")
-    p.add_argument("--eval", type=Path, default=REPO_ROOT / "eval_data",
+    p.add_argument("--eval", type=Path, default=shipped_eval_dir(),
                    help="independent evaluation set, reported but never trained on")
-    p.add_argument("--models", type=Path, default=REPO_ROOT / "models")
+    p.add_argument("--models", type=Path, default=None,
+                   help=f"model folder to write (default: {user_model_dir()}); it must be trusted: "
+                        "a model file is code")
     p.add_argument("--force", action="store_true", help="replace a model that scores better")
     p.add_argument("--rollback", action="store_true", help="restore the previous model and stop")
     p.add_argument("--config", type=Path, default=None,
@@ -203,7 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="train on the shipped corpus only, without your corrections")
     p = command("learn", cmd_learn, "Harvest your corrections now: mail you moved into a "
                 "correction folder (Triage/<label>) or whose triage keyword you changed. "
-                "`triage run` does this too; `make train` learns from them.", account=True)
+                "`triage run` does this too; `triage train` learns from them.", account=True)
     p.add_argument("--create-folders", action="store_true",
                    help="create the missing correction folders first")
     p.add_argument("--list", action="store_true", help="list the stored corrections and stop")
@@ -351,13 +367,15 @@ def _feature(name: str) -> str:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    models = args.models or user_model_dir()
     if args.rollback:
-        rollback(args.models)
-        print(f"triage: restored the previous model in {args.models}")
+        rollback(models)
+        print(f"triage: restored the previous model in {models}")
         return EXIT_OK
     started = time.monotonic()
-    extra = tuple(args.extra) + (() if args.no_corrections else _correction_stores(args.config))
-    model = train(args.data, args.models, extra=extra, force=args.force,
+    corrections = () if args.no_corrections else _correction_stores(args.config)
+    _refuse_corrections_in_shipped_model(models, corrections)
+    model = train(args.data, models, extra=tuple(args.extra) + corrections, force=args.force,
                   independent=args.eval, progress=stderr_progress)
     held = model.card["held_out"]
     line = (f"triage: trained on {sum(c['train'] for c in model.card['counts'].values())} messages "
@@ -366,8 +384,29 @@ def cmd_train(args: argparse.Namespace) -> int:
     if "independent" in model.card:
         line += f"; independent macro-F1 {model.card['independent']['macro_f1']:.4f}"
     print(f"{line}; thresholds {model.thresholds}; {time.monotonic() - started:.0f} s; "
-          f"report: {args.models / 'report.md'}")
+          f"report: {models / 'report.md'}")
+    in_use = choose_model(_configured_model_dir(args.config))
+    print(f"triage: wrote the model to {models}; the model in use is {in_use.directory}: "
+          f"{in_use.reason}")
     return EXIT_OK
+
+
+def _refuse_corrections_in_shipped_model(models: Path, corrections: tuple[Path, ...]) -> None:
+    """The shipped model (package data, tracked in git) never holds anyone's corrections."""
+    if not models.resolve() == shipped_model_dir().resolve():
+        return
+    if any(any(store.rglob("*.eml")) for store in corrections if store.is_dir()):
+        raise TrainingError(f"{models} holds the shipped model, which never includes personal "
+                            "corrections: pass --no-corrections (`make shipped-model`), or leave "
+                            "out --models to train your own model")
+
+
+def _configured_model_dir(config_path: Path | None) -> Path | None:
+    """`[paths] models` of the config, if there is a config and it sets one."""
+    if config_path is None and not default_config_path().exists():
+        return None
+    config = load_config(config_path)
+    return config.model_dir if config.model_reason.startswith("set by") else None
 
 
 def _correction_stores(config_path: Path | None) -> tuple[Path, ...]:
@@ -484,10 +523,10 @@ def _date(text: str) -> dt.date:
 
 
 def _model_dir_from_default_config() -> Path:
-    try:
+    """The model of the default config if it exists, else yours or the shipped one."""
+    if default_config_path().exists():
         return load_config().model_dir
-    except ConfigError:
-        return REPO_ROOT / "models"
+    return choose_model().directory
 
 
 def _eml_files(paths: list[Path]) -> Iterator[Path]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import ipaddress
+import difflib
 import re
 import tomllib
 from dataclasses import dataclass, field, replace
@@ -11,6 +11,10 @@ from typing import Any
 
 import platformdirs
 
+from .configcheck import ConfigError, Where as _Where, get as _get, is_atom as _is_atom, \
+    is_loopback, keys_of as _keys_of, known_keys as _known_keys, positive as _positive, \
+    required as _required, table as _table, text as _text
+from .locations import choose_model
 from .providers import PRESETS, with_preset
 
 LABELS = ("targeted", "referral", "mass", "other")
@@ -21,10 +25,13 @@ _EMAIL = re.compile(r"[^@\s<>\"(),;:]+@[^@\s<>\"(),;:]+\.[^@\s<>\"(),;:]+")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 IDENTITY_KEYS = ("name", "email", "phone", "signature", "stance", "availability")
 APP = "triage"
-
-
-class ConfigError(ValueError):
-    """Raised when the config file is missing, unreadable or holds an invalid value."""
+TOP_KEYS = ("accounts", "me", "drafts", "labels", "state", "paths")
+STATE_KEYS = ("dir",)
+PATHS_KEYS = ("models", "templates")
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+MAX_RETRIES = 20
+MAX_BATCH = 5000
+__all__ = ["ConfigError", "is_loopback"]  # re-exported from configcheck
 
 
 @dataclass(frozen=True)
@@ -97,6 +104,7 @@ class Config:
     template_dir: Path
     actions: dict[str, LabelAction] = field(default_factory=dict)
     drafts: Drafts = Drafts()
+    model_reason: str = ""  # why model_dir: configured, the user's own model, or the shipped one
 
     def account(self, name: str | None) -> Account:
         """The named account, or the first one when `name` is None."""
@@ -113,14 +121,18 @@ class Config:
         return self.account(name).identity or self.me
 
 
+# keys of an [[accounts]] table: the Account fields, with its identity given as [accounts.me]
+ACCOUNT_KEYS = tuple(k for k in _keys_of(Account) if k != "identity") + ("me", "provider")
+
+
 def default_config_path() -> Path:
     """`~/.config/triage/config.toml` on Linux, the platform's equivalent elsewhere."""
     return Path(platformdirs.user_config_dir(APP)) / "config.toml"
 
 
 def default_model_dir() -> Path:
-    """`models/` of the source checkout this package runs from."""
-    return Path(__file__).resolve().parent.parent / "models"
+    """The user's own model (`triage train`) if there is one, else the shipped model."""
+    return choose_model().directory
 
 
 def load_config(path: Path | None = None) -> Config:
@@ -138,6 +150,7 @@ def load_config(path: Path | None = None) -> Config:
 def parse_config(data: dict[str, Any], path: Path) -> Config:
     """Validate a decoded TOML document."""
     where = _Where(path)
+    _known_keys(data, TOP_KEYS, where)
     raw_accounts = data.get("accounts")
     if not isinstance(raw_accounts, list) or not raw_accounts:
         raise ConfigError(f"[[accounts]] is missing in {path}: add at least one account")
@@ -149,57 +162,25 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
     if len(set(names)) != len(names):
         raise ConfigError(f"accounts[].name must be unique in {path}; got {names}")
     state = _table(data, "state", where)
+    _known_keys(state, STATE_KEYS, where.at("state"))
     paths = _table(data, "paths", where)
+    _known_keys(paths, PATHS_KEYS, where.at("paths"))
     config_dir = path.parent
+    models = _text(paths, "models", where.at("paths"))
+    model = choose_model(Path(models).expanduser() if models else None)
+    templates = _text(paths, "templates", where.at("paths"))
     return Config(
         path=path,
         accounts=accounts,
         me=_me(me_raw, where.at("me")) if me_raw or not accounts[0].identity
         else accounts[0].identity,
-        state_dir=Path(state.get("dir") or platformdirs.user_state_dir(APP)).expanduser(),
-        model_dir=Path(paths.get("models") or default_model_dir()).expanduser(),
-        template_dir=Path(paths.get("templates") or config_dir / "templates").expanduser(),
+        state_dir=Path(_text(state, "dir", where.at("state")) or platformdirs.user_state_dir(APP)).expanduser(),
+        model_dir=model.directory,
+        model_reason=model.reason,
+        template_dir=Path(templates or config_dir / "templates").expanduser(),
         actions=_actions(_table(data, "labels", where), where.at("labels")),
         drafts=_drafts(_table(data, "drafts", where), where.at("drafts")),
     )
-
-
-class _Where:
-    """Names a key and the file it came from in error messages."""
-
-    def __init__(self, path: Path, prefix: str = "") -> None:
-        self.path, self.prefix = path, prefix
-
-    def at(self, key: str) -> _Where:
-        return _Where(self.path, f"{self.prefix}{key}.")
-
-    def error(self, key: str, problem: str) -> ConfigError:
-        return ConfigError(f"{self.prefix}{key} {problem} in {self.path}")
-
-
-def _table(data: dict[str, Any], key: str, where: _Where) -> dict[str, Any]:
-    value = data.get(key, {})
-    if not isinstance(value, dict):
-        raise where.error(key, "must be a table")
-    return value
-
-
-def _get(data: dict[str, Any], key: str, kind: type, where: _Where, default: Any = None) -> Any:
-    value = data.get(key, default)
-    if value is None:
-        return None
-    if kind is float and isinstance(value, int) and not isinstance(value, bool):
-        value = float(value)
-    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise where.error(key, f"must be a {kind.__name__}, got {value!r}")
-    return value
-
-
-def _required(data: dict[str, Any], key: str, where: _Where) -> str:
-    value = _get(data, key, str, where)
-    if not value:
-        raise where.error(key, "is missing")
-    return value
 
 
 def _account(data: Any, where: _Where) -> Account:
@@ -209,11 +190,14 @@ def _account(data: Any, where: _Where) -> Account:
         if secret_key in data:
             raise where.error(secret_key, "must not hold a secret in clear; use password_env, "
                               "password_command, token_command, password_file or keyring")
+    _known_keys(data, ACCOUNT_KEYS, where)
     provider = data.get("provider")
     if provider is not None and provider not in PRESETS:
         raise where.error("provider", f"must be one of {', '.join(PRESETS)}, got {provider!r}")
     data = with_preset(data)
     host = _required(data, "host", where)
+    if any(c.isspace() for c in host) or len(host) > 253:
+        raise where.error("host", f"must be a host name or IP address (no spaces), got {host[:60]!r}")
     security = _get(data, "security", str, where, "tls")
     if security not in SECURITY_MODES:
         raise where.error("security", f"must be one of {', '.join(SECURITY_MODES)}, got {security!r}")
@@ -224,8 +208,22 @@ def _account(data: Any, where: _Where) -> Account:
     if auth not in AUTH_MODES:
         raise where.error("auth", f"must be one of {', '.join(AUTH_MODES)}, got {auth!r}")
     folders = _get(data, "folders", list, where, ["INBOX"])
-    if not folders or not all(isinstance(f, str) and f for f in folders):
+    if not folders or not all(isinstance(f, str) and f and f.isprintable() for f in folders):
         raise where.error("folders", f"must be a non-empty list of folder names, got {folders!r}")
+    env = _text(data, "password_env", where)
+    if env and not ENV_NAME.fullmatch(env):
+        raise where.error("password_env", f"must be the name of an environment variable (letters, "
+                          f"digits, _), got {env!r}; the password itself goes in that variable")
+    ca_file = _text(data, "ca_file", where)
+    if ca_file and not Path(ca_file).expanduser().is_file():
+        raise where.error("ca_file", f"= {ca_file!r} is not a file; give the path of the server's "
+                          "certificate (PEM)")
+    retries = _get(data, "retries", int, where, 3)
+    if not 0 <= retries <= MAX_RETRIES:
+        raise where.error("retries", f"must be between 0 and {MAX_RETRIES}, got {retries}")
+    batch_size = int(_positive(data, "batch_size", 100, where))
+    if batch_size > MAX_BATCH:
+        raise where.error("batch_size", f"must be at most {MAX_BATCH}, got {batch_size}")
     sources = [k for k in ("password_env", "password_command", "password_file", "token_command")
                if data.get(k)]
     if not sources and not data.get("keyring"):
@@ -240,26 +238,26 @@ def _account(data: Any, where: _Where) -> Account:
     if not 0 < port < 65536:
         raise where.error("port", f"must be 1-65535, got {port}")
     return Account(
-        name=_get(data, "name", str, where) or _required(data, "username", where),
+        name=_text(data, "name", where, limit=200) or _required(data, "username", where),
         host=host,
         username=_required(data, "username", where),
         port=port,
         security=security,
         auth=auth,
-        password_env=_get(data, "password_env", str, where),
-        password_command=_get(data, "password_command", str, where),
-        token_command=_get(data, "token_command", str, where),
-        password_file=_get(data, "password_file", str, where),
+        password_env=env,
+        password_command=_text(data, "password_command", where),
+        token_command=_text(data, "token_command", where),
+        password_file=_text(data, "password_file", where),
         keyring=bool(_get(data, "keyring", bool, where, False)),
-        ca_file=_get(data, "ca_file", str, where),
+        ca_file=ca_file,
         folders=tuple(folders),
-        drafts_folder=_get(data, "drafts_folder", str, where),
+        drafts_folder=_text(data, "drafts_folder", where),
         connect_timeout=_positive(data, "connect_timeout", 15.0, where),
         read_timeout=_positive(data, "read_timeout", 120.0, where),
-        batch_size=int(_positive(data, "batch_size", 100, where)),
+        batch_size=batch_size,
         max_message_bytes=int(_positive(data, "max_message_bytes", 2_000_000, where)),
         first_run_days=int(_positive(data, "first_run_days", 14, where)),
-        retries=int(_get(data, "retries", int, where, 3)),
+        retries=retries,
         retry_backoff=_positive(data, "retry_backoff", 2.0, where),
         run_deadline=_positive(data, "run_deadline", 1200.0, where),
         corrections_folder=_corrections_folder(data, folders, where),
@@ -268,19 +266,12 @@ def _account(data: Any, where: _Where) -> Account:
 
 def _corrections_folder(data: dict[str, Any], folders: list[str], where: _Where) -> str:
     """The parent of the per-label correction folders; "" turns harvesting off."""
-    value = _get(data, "corrections_folder", str, where, "Triage")
+    value = _text(data, "corrections_folder", where, "Triage")
     watched = [f for f in folders if value and (f == value or f.startswith(value + "/")
                                                  or f.startswith(value + "."))]
     if watched:
         raise where.error("corrections_folder", f"= {value!r} would hold watched folder "
                           f"{watched[0]!r}; pick a parent folder that triage does not process")
-    return value
-
-
-def _positive(data: dict[str, Any], key: str, default: float, where: _Where) -> float:
-    value = _get(data, key, float if isinstance(default, float) else int, where, default)
-    if value <= 0:
-        raise where.error(key, f"must be positive, got {value}")
     return value
 
 
@@ -298,6 +289,7 @@ def _with_identity(account: Account, data: Any, me_raw: dict[str, Any], where: _
 
 
 def _me(data: dict[str, Any], where: _Where) -> Me:
+    _known_keys(data, _keys_of(Me), where)
     stance = _get(data, "stance", str, where, "selective")
     if stance not in STANCES:
         raise where.error("stance", f"must be one of {', '.join(STANCES)}, got {stance!r}")
@@ -313,9 +305,9 @@ def _me(data: dict[str, Any], where: _Where) -> Me:
         name=_required(data, "name", where),
         email=email,
         stance=stance,
-        phone=_get(data, "phone", str, where, ""),
-        availability=_get(data, "availability", str, where, ""),
-        signature=_get(data, "signature", str, where, ""),
+        phone=_text(data, "phone", where, ""),
+        availability=_text(data, "availability", where, ""),
+        signature=_text(data, "signature", where, "", multiline=True, limit=2000),
     )
 
 
@@ -323,35 +315,25 @@ def _actions(data: dict[str, Any], where: _Where) -> dict[str, LabelAction]:
     actions = {label: LabelAction(keyword=f"triage-{label}") for label in (*LABELS, "unsure")}
     for label, spec in data.items():
         if label not in actions:
-            raise where.error(label, f"is not a label; use one of {', '.join(actions)}")
+            close = difflib.get_close_matches(label, list(actions), n=1, cutoff=0.6)
+            hint = f"did you mean {close[0]}?" if close else f"use one of {', '.join(actions)}"
+            raise ConfigError(f"{where.prefix}{label} is not a label in {where.path}; {hint}")
         if not isinstance(spec, dict):
             raise where.at(label).error("", "must be a table with keyword and/or move_to")
+        _known_keys(spec, _keys_of(LabelAction), where.at(label))
         keyword = _get(spec, "keyword", str, where.at(label), f"triage-{label}")
         if keyword and not _is_atom(keyword):
             raise where.at(label).error("keyword", f"must be an IMAP atom (no spaces, parentheses, "
                                         f"quotes or backslashes), got {keyword!r}")
         actions[label] = LabelAction(keyword=keyword or None,
-                                     move_to=_get(spec, "move_to", str, where.at(label)))
+                                     move_to=_text(spec, "move_to", where.at(label)) or None)
     return actions
 
 
 def _drafts(data: dict[str, Any], where: _Where) -> Drafts:
+    _known_keys(data, _keys_of(Drafts), where)
     labels = _get(data, "labels", list, where, ["targeted"])
     for label in labels:
         if label not in ("targeted", "referral"):
             raise where.error("labels", f"may hold only \"targeted\" and \"referral\", got {label!r}")
     return Drafts(labels=tuple(labels), enabled=bool(_get(data, "enabled", bool, where, True)))
-
-
-def _is_atom(word: str) -> bool:
-    return bool(word) and not any(c in word for c in ' (){%*"\\]') and word.isprintable()
-
-
-def is_loopback(host: str) -> bool:
-    """True for localhost and loopback addresses (127.0.0.0/8, ::1)."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False

@@ -38,8 +38,8 @@ def check_model(config: Config) -> Check:
     try:
         load_model(config.model_dir)
     except ModelError as exc:
-        return Check(FAIL, "model", str(exc), "model")
-    return Check(OK, "model", str(config.model_dir))
+        return Check(FAIL, "model", f"{exc} ({config.model_reason})", "model")
+    return Check(OK, "model", f"{config.model_dir}: {config.model_reason}")
 
 
 def check_account(config: Config, account: Account,

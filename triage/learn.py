@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
-import os
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +21,7 @@ from .ledger import Correction, Ledger, ensure_private_dir
 from .mailbox import chunks
 from .mailstore import MailStore
 from .message import fingerprint, parse_message
+from .statefiles import atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -71,13 +71,7 @@ class CorrectionStore:
         ensure_private_dir(self.directory)
         ensure_private_dir(folder)
         path = folder / name
-        temporary = folder / f".{name}.tmp"
-        fd = os.open(temporary, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as out:
-            out.write(raw)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temporary, path)
+        atomic_write(path, raw, 0o600)
         return path
 
     def counts(self) -> dict[str, int]:

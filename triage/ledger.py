@@ -1,22 +1,28 @@
 """Local state in SQLite: per-folder watermarks, per-message decisions, drafts; and the run lock.
 
-One ledger file and one lock per account, created 0600 inside a 0700 directory. Every
-write is a committed transaction (SQLite's journal makes it atomic), and a ledger that is
-not a valid database is reported, never silently replaced: starting over from UID 1
-would re-draft every message.
+One ledger file and one lock per account, named by `state_name` (slug plus hash, so no two
+accounts share them), created 0600 inside a 0700 directory, never through a symbolic link.
+A new ledger is built aside and linked into place whole. Every write is a committed
+transaction (SQLite's journal makes it atomic), and a ledger that is empty, not a valid
+database or of an unknown schema is reported, never silently replaced: starting over from
+UID 1 would re-draft every message.
 """
 
 from __future__ import annotations
 
-import fcntl
 import os
-import re
 import sqlite3
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
+
+from .statefiles import (LockBusy, StateError, account_lock, check_file, corrections_dir,
+                         fsync_dir, ledger_path, new_temp, open_file, private_dir)
+# LockBusy, account_lock, corrections_dir and ledger_path live in statefiles; imported here
+# so that callers keep finding them in the ledger module.
+
 
 SCHEMA_VERSION = 1
 SCHEMA = """
@@ -47,12 +53,8 @@ DONE, FAILED, GAVE_UP = "done", "failed", "gave-up"
 MAX_ATTEMPTS = 3
 
 
-class LedgerError(RuntimeError):
-    """Raised when the ledger file is corrupt, truncated, or from a newer triage."""
-
-
-class LockBusy(RuntimeError):
-    """Raised when another run holds this account's lock."""
+class LedgerError(StateError):
+    """Raised when the ledger file is corrupt, empty, truncated, unwritable or from a newer triage."""
 
 
 @dataclass(frozen=True)
@@ -101,15 +103,19 @@ class DraftRecord:
     created_at: float = 0.0
 
 
-def safe_name(account: str) -> str:
-    """An account name usable as a file name."""
-    return re.sub(r"[^A-Za-z0-9_.@-]", "_", account) or "account"
-
-
 def ensure_private_dir(path: Path) -> None:
-    """Create `path` (and parents) with mode 0700 for the last component."""
-    path.mkdir(parents=True, exist_ok=True)
-    os.chmod(path, 0o700)
+    """Create `path` (and parents) as a real 0700 folder of ours; refuse a symbolic link."""
+    private_dir(path)
+
+
+@contextmanager
+def ledger_errors(path: Path) -> Iterator[None]:
+    """Turn SQLite failures (disk full, I/O error, locked) into one-line LedgerErrors."""
+    try:
+        yield
+    except sqlite3.Error as exc:
+        raise LedgerError(f"ledger {path} could not be written ({exc}); free disk space or fix "
+                          "its permissions, then run again: the next run resumes") from None
 
 
 class Ledger:
@@ -117,10 +123,12 @@ class Ledger:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        ensure_private_dir(path.parent)
-        if not path.exists():
-            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
-        self.db = sqlite3.connect(path, isolation_level=None, timeout=30)
+        private_dir(path.parent)
+        if not check_file(path):
+            _create(path)
+        _refuse_empty(path)
+        with ledger_errors(path):
+            self.db = sqlite3.connect(path, isolation_level=None, timeout=30)
         self._check_and_migrate()
 
     def __enter__(self) -> Ledger:
@@ -146,8 +154,16 @@ class Ledger:
                               "backup, or move it aside to start afresh (server keywords then keep "
                               "labelled mail from being processed again)") from None
         if version is None:
-            self.db.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
-        elif int(version[0]) > SCHEMA_VERSION:
+            with ledger_errors(self.path):
+                self.db.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+            return
+        if not str(version[0]).isdigit():
+            self.db.close()
+            raise LedgerError(f"ledger {self.path} has an unknown schema version {str(version[0])[:40]!r}; "
+                              "it was not written by triage or is damaged: restore it from a backup "
+                              "or move it aside")
+        if int(version[0]) > SCHEMA_VERSION:
+            self.db.close()
             raise LedgerError(f"ledger {self.path} was written by a newer triage (schema "
                               f"{version[0]}); upgrade triage")
 
@@ -161,6 +177,10 @@ class Ledger:
             self.db.execute("ROLLBACK")
             raise
         self.db.execute("COMMIT")
+
+    def claim(self, account: str) -> None:
+        """Record which account this ledger belongs to (the first claim stays)."""
+        self.db.execute("INSERT OR IGNORE INTO meta VALUES ('account', ?)", (account,))
 
     # -- one-time notices ----------------------------------------------------------------
     def noted(self, key: str) -> bool:
@@ -350,28 +370,39 @@ class Ledger:
         return [Correction(*row) for row in rows]
 
 
-@contextmanager
-def account_lock(state_dir: Path, account: str) -> Iterator[None]:
-    """Hold this account's non-blocking run lock, or raise LockBusy."""
-    ensure_private_dir(state_dir)
-    path = state_dir / f"{safe_name(account)}.lock"
-    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+def _create(path: Path) -> None:
+    """Build an empty ledger aside and link it into place whole (never over an existing one)."""
+    temporary = new_temp(path)
     try:
+        with ledger_errors(path):
+            db = sqlite3.connect(temporary, isolation_level=None)
+            try:
+                db.executescript(SCHEMA)
+                db.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+            finally:
+                db.close()
+        with open(temporary, "rb") as handle:
+            os.fsync(handle.fileno())
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise LockBusy(f"another triage run holds {path}; this one does nothing") from None
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
-        yield
+            os.link(temporary, path)
+        except FileExistsError:
+            pass  # another process created it first: use theirs
+        fsync_dir(path.parent)
+    except OSError as exc:
+        raise LedgerError(f"ledger {path} could not be created ({exc.strerror}); free disk space "
+                          "or fix the folder's permissions") from None
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def _refuse_empty(path: Path) -> None:
+    """A 0-byte ledger is damage (a truncation), never a fresh start."""
+    fd = open_file(path, os.O_RDONLY)
+    try:
+        size = os.fstat(fd).st_size
     finally:
         os.close(fd)
-
-
-def ledger_path(state_dir: Path, account: str) -> Path:
-    return state_dir / f"{safe_name(account)}.sqlite"
-
-
-def corrections_dir(state_dir: Path, account: str) -> Path:
-    """Where an account's corrected messages are kept, as `<label>/<hash>.eml` (0700/0600)."""
-    return state_dir / f"{safe_name(account)}.corrections"
+    if size == 0:
+        raise LedgerError(f"ledger {path} is empty (0 bytes): it was truncated; restore it from a "
+                          "backup, or move it aside to start afresh (server keywords then keep "
+                          "labelled mail from being processed again)")

@@ -1,9 +1,9 @@
 """The only module that speaks IMAP: connect, find new mail, fetch, label, move, draft, idle.
 
-Wraps IMAPClient and turns its many exception types into those of `mailstore`: `AuthError`
-(never retried), `FolderError` (a configuration problem), `ProtocolError` (the server answered
-NO, or BAD: then a bug report naming the command and the server's words) and `MailboxError`
-itself (the connection broke or timed out: retry on a new connection).
+Wraps IMAPClient and turns its many exception types into the errors of mailstore.py. Every
+byte the server sends is read through the bounds of transport.py (line, literal and answer
+sizes, and the run's deadline inside every wait); breaking one is a `ServerFault`, running
+out of time a `DeadlineError`, and neither is retried.
 
 Server differences handled here: Gmail (X-GM-EXT-1: labels instead of keywords, `[Gmail]/All
 Mail` is a second view of every message), servers without MOVE or UIDPLUS (no moves), servers
@@ -21,19 +21,26 @@ import socket
 import ssl
 import threading
 import time
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Iterator, Sequence
 
 from imapclient import IMAPClient, SocketTimeout
 from imapclient.exceptions import IMAPClientError, LoginError
+from imapclient.exceptions import ProtocolError as IMAPClientProtocolError
+from imapclient.imap4 import IMAP4WithTimeout
 from imapclient.imapclient import _literal
 from imapclient.response_types import SearchIds
+from imapclient.tls import IMAP4_TLS
 
 from .config import Account
-from .mailstore import (AuthError, Fetched, FolderError, FolderState, MailboxError,
-                        ProtocolError, TLSError, ValidityChanged)
+from .mailstore import (AuthError, DeadlineError, Fetched, FolderError, FolderState, MailboxError,
+                        ProtocolError, ServerFault, TLSError, ValidityChanged)
+from .transport import MAX_LINE_BYTES, BoundedReads, DeadlinePassed, LimitExceeded, Limits
 
-__all__ = ["AuthError", "Fetched", "FolderError", "FolderState", "Mailbox", "MailboxError",
-           "ProtocolError", "TLSError", "ValidityChanged", "chunks", "search_value"]
+__all__ = ["AuthError", "DeadlineError", "Fetched", "FolderError", "FolderState", "Mailbox",
+           "MailboxError", "ProtocolError", "ServerFault", "TLSError", "ValidityChanged", "chunks",
+           "search_value"]
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +53,9 @@ MAX_UID = 4294967295  # RFC 3501: UIDs are 32-bit
 MAX_LOOKUP_IDS = 8  # Message-IDs per thread/draft look-up: one SEARCH, bounded whatever the mail says
 IDLE_RENEW = 25 * 60  # re-issue IDLE well before the 29-minute limit of RFC 2177
 _SEARCHABLE = re.compile(r"^[\x21-\x7e\u00a0-\U0010ffff]{1,998}$")
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+BODY_BYTES_PER_FETCH = 32 * 1024 * 1024  # bodies in one FETCH answer, at most
+FETCH_OVERHEAD = 4096  # bytes of FETCH syntax around each body, generously
 
 
 def chunks(uids: Sequence[int], size: int = CHUNK) -> Iterator[list[int]]:
@@ -62,8 +72,9 @@ def tls_context(account: Account) -> ssl.SSLContext:
 class Mailbox:
     """One logged-in IMAP connection. `client` is the seam tests swap."""
 
-    def __init__(self, client: IMAPClient) -> None:
+    def __init__(self, client: IMAPClient, limits: Limits | None = None) -> None:
         self.client = client
+        self.limits = limits  # what the server may send (transport.py); None: imaplib's own
         self.selected: str | None = None
         self.readonly = False
         self.state: FolderState | None = None  # of the selected folder
@@ -71,13 +82,19 @@ class Mailbox:
         self._noted: set[str] = set()
 
     @classmethod
-    def connect(cls, account: Account, secret: str) -> Mailbox:
-        """Connect, secure (TLS or mandatory STARTTLS) and log in; raise our errors only."""
+    def connect(cls, account: Account, secret: str, deadline: float | None = None) -> Mailbox:
+        """Connect, secure (TLS or mandatory STARTTLS) and log in; raise our errors only.
+
+        `deadline` (a `time.monotonic()` value) ends every wait on this connection.
+        """
+        limits = Limits(account.read_timeout, max(account.max_message_bytes + 1, MAX_LINE_BYTES),
+                        deadline, account.run_deadline)
         with _translated(f"connecting to {account.host}:{account.port}"):
-            client = IMAPClient(account.host, port=account.port, ssl=account.security == "tls",
-                                ssl_context=tls_context(account),
-                                timeout=SocketTimeout(connect=account.connect_timeout,
-                                                      read=account.read_timeout))
+            left = limits.seconds_left()
+            connect = account.connect_timeout if left is None else min(account.connect_timeout, left)
+            client = _BoundedClient(limits, account.host, port=account.port,
+                                    ssl=account.security == "tls", ssl_context=tls_context(account),
+                                    timeout=SocketTimeout(connect=connect, read=account.read_timeout))
         try:
             if account.security == "starttls":
                 _starttls(client, account)
@@ -85,7 +102,7 @@ class Mailbox:
         except BaseException:
             _close_quietly(client)
             raise
-        return cls(client)
+        return cls(client, limits)
 
     def close(self) -> None:
         """Log out, ignoring a connection that is already gone."""
@@ -123,7 +140,7 @@ class Mailbox:
         permanent = [_text(f) for f in info.get(b"PERMANENTFLAGS", ())]
         validity = _number(info.get(b"UIDVALIDITY"))
         if validity is None:
-            raise MailboxError(f"the server sent no valid UIDVALIDITY for {folder!r} "
+            raise ServerFault(f"the server sent no valid UIDVALIDITY for {folder!r} "
                                f"(got {_text(info.get(b'UIDVALIDITY'))[:40]!r}); without it UIDs "
                                "cannot be trusted, so nothing in this folder is touched")
         self.state = FolderState(folder, validity, _number(info.get(b"UIDNEXT")) or 0,
@@ -171,22 +188,29 @@ class Mailbox:
         return max((int(d.get(b"UID", 0)) for d in response.values()), default=0)
 
     def fetch(self, uids: Sequence[int], max_bytes: int) -> list[Fetched]:
-        """Fetch with BODY.PEEK (never sets \\Seen); messages over `max_bytes` only in part."""
+        """Flags, then at most `max_bytes` of each message (BODY.PEEK: never sets \\Seen).
+
+        Every body is a bounded partial fetch, so the cap holds on the bytes received
+        whatever RFC822.SIZE claims; one byte more than the cap is asked for to tell a
+        message of exactly `max_bytes` from a longer one.
+        """
         out: list[Fetched] = []
+        per_fetch = max(1, BODY_BYTES_PER_FETCH // (max_bytes + 1))
         for chunk in chunks(uids):
             items = ["RFC822.SIZE", "FLAGS"] + (["X-GM-LABELS"] if self.gmail else [])
             with _translated("fetching sizes and flags"):
                 meta = self.client.fetch(chunk, items)
-            small = [u for u in chunk if u in meta and meta[u].get(b"RFC822.SIZE", 0) <= max_bytes]
-            large = [u for u in chunk if u in meta and u not in small]
-            bodies = self._bodies(small, "BODY.PEEK[]", b"BODY[]")
-            bodies.update(self._bodies(large, f"BODY.PEEK[]<0.{max_bytes}>", b"BODY[]<0>"))
-            for uid in chunk:
-                if uid in meta and uid in bodies:
+            present = [u for u in chunk if u in meta]
+            bodies: dict[int, bytes] = {}
+            for group in chunks(present, per_fetch):
+                bodies.update(self._bodies(group, max_bytes + 1))
+            for uid in present:
+                if uid in bodies:
+                    raw, size = bodies[uid], _number(meta[uid].get(b"RFC822.SIZE")) or 0
                     flags = tuple(_text(f) for f in (*meta[uid].get(b"FLAGS", ()),
                                                        *meta[uid].get(b"X-GM-LABELS", ())))
-                    out.append(Fetched(uid, bodies[uid], int(meta[uid].get(b"RFC822.SIZE", 0)),
-                                       flags, uid in large))
+                    out.append(Fetched(uid, raw[:max_bytes], size, flags,
+                                       len(raw) > max_bytes or size > max_bytes))
         return out
 
     def message_ids(self, uids: Sequence[int]) -> dict[int, str]:
@@ -201,12 +225,28 @@ class Mailbox:
             out[int(uid)] = raw.decode("utf-8", "replace")
         return out
 
-    def _bodies(self, uids: list[int], item: str, key: bytes) -> dict[int, bytes]:
+    def _bodies(self, uids: list[int], limit: int) -> dict[int, bytes]:
+        """The first `limit` bytes of each message; the answer may be no larger than that."""
         if not uids:
             return {}
-        with _translated("fetching message bodies"):
-            response = self.client.fetch(uids, [item])
-        return {int(u): bytes(data.get(key) or b"") for u, data in response.items()}
+        with self._allowing(len(uids) * (limit + FETCH_OVERHEAD)), \
+                _translated("fetching message bodies"):
+            response = self.client.fetch(uids, [f"BODY.PEEK[]<0.{limit}>"])
+        return {int(u): bytes(next((v for k, v in data.items() if k.startswith(b"BODY[")), b"")
+                              or b"") for u, data in response.items()}
+
+    @contextmanager
+    def _allowing(self, answer_bytes: int) -> Iterator[None]:
+        """Let the next commands' answers be up to `answer_bytes` (default: transport's limit)."""
+        if self.limits is None:
+            yield
+            return
+        before = self.limits.command_bytes
+        self.limits.command_bytes = max(before, answer_bytes)
+        try:
+            yield
+        finally:
+            self.limits.command_bytes = before
 
     # -- labelling ---------------------------------------------------------------------
     def add_keyword(self, uids: Sequence[int], keyword: str) -> None:
@@ -456,11 +496,13 @@ def _login(client: IMAPClient, account: Account, secret: str) -> None:
                 client.oauth2_login(account.username, secret)
             elif account.auth == "oauthbearer":
                 client.oauthbearer_login(account.username, secret)
-            else:
+            elif secret.isascii():
                 client.login(account.username, secret)
+            else:
+                _login_utf8(client, account, secret)
         except (LoginError, imaplib.IMAP4.error) as exc:
-            if isinstance(exc, imaplib.IMAP4.abort):
-                raise
+            if _behind(exc, imaplib.IMAP4.abort):  # imapclient turns a broken answer into a
+                raise                                # LoginError: not a refusal, not exit 3
             if account.auth != "password":
                 raise AuthError(f"{account.host} refused the OAuth2 access token for "
                                 f"{account.username!r} ({_reason(exc)}); check that the "
@@ -476,13 +518,72 @@ def _same_folder(listed: str, wanted: str) -> bool:
     return listed == wanted or (listed.upper() == "INBOX" and wanted.upper() == "INBOX")
 
 
+def _login_utf8(client: IMAPClient, account: Account, secret: str) -> None:
+    """LOGIN can carry only ASCII; SASL PLAIN carries UTF-8. Never let the secret reach an
+    encoding error (its message would quote the character)."""
+    if not client.has_capability("AUTH=PLAIN"):
+        raise AuthError(f"the password of account {account.name!r} has non-ASCII characters and "
+                        f"{account.host} offers no AUTH=PLAIN to send them; use an ASCII password")
+    client.plain_login(account.username, secret)
+
+
+def _behind(exc: BaseException | None, kind: type[BaseException]) -> BaseException | None:
+    """The first `kind` in `exc`'s chain: imaplib and imapclient re-raise errors as new ones
+    ("command: X => …", LoginError), keeping the original only as the cause or context."""
+    for _ in range(10):
+        if exc is None or isinstance(exc, kind):
+            return exc
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
+def _parser_crash(exc: BaseException) -> bool:
+    """True for an unexpected error raised inside imapclient or imaplib themselves (a garbled
+    answer they could not parse, e.g. no CAPABILITY line), not in triage's own code."""
+    if not isinstance(exc, (AttributeError, TypeError, IndexError, KeyError)):
+        return False
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    name = tb.tb_frame.f_code.co_filename if tb is not None else ""
+    return "imapclient" in Path(name).parts or Path(name).name == "imaplib.py"
+
+
 def _reason(exc: BaseException) -> str:
-    text = str(exc)
+    """The error's words on one line, control characters removed, at most 200 characters."""
+    text = " ".join(_CONTROLS.sub(" ", str(exc)).split())
     return text if len(text) < 200 else text[:200] + "…"
 
 
 def _text(value: object) -> str:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
+class _BoundedClient(IMAPClient):
+    """IMAPClient whose every read goes through transport.BoundedReads with these `limits`."""
+
+    def __init__(self, limits: Limits, host: str, **kwargs: object) -> None:
+        self.limits = limits
+        super().__init__(host, **kwargs)
+
+    def _create_IMAP4(self) -> imaplib.IMAP4:
+        connect = getattr(self._timeout, "connect", None)
+        if self.ssl:
+            return _BoundedTLS(self.limits, self.host, self.port, self.ssl_context, connect)
+        return _BoundedPlain(self.limits, self.host, self.port, connect)
+
+
+class _BoundedPlain(BoundedReads, IMAP4WithTimeout):
+    def __init__(self, limits: Limits, host: str, port: int, timeout: float | None) -> None:
+        self._bound(limits)
+        IMAP4WithTimeout.__init__(self, host, port, timeout)
+
+
+class _BoundedTLS(BoundedReads, IMAP4_TLS):
+    def __init__(self, limits: Limits, host: str, port: int, context: ssl.SSLContext | None,
+                 timeout: float | None) -> None:
+        self._bound(limits)
+        IMAP4_TLS.__init__(self, host, port, context, timeout)
 
 
 class _translated:
@@ -502,12 +603,20 @@ class _translated:
     def __exit__(self, kind: type | None, exc: BaseException | None, _tb: object) -> None:
         if exc is None or isinstance(exc, MailboxError):
             return None
+        violation = _behind(exc, DeadlinePassed) or _behind(exc, LimitExceeded)
+        if isinstance(violation, DeadlinePassed):
+            raise DeadlineError(f"{self.doing}: {violation}") from None
+        if violation is not None:
+            raise ServerFault(f"{self.doing}: {violation}") from None
         if isinstance(exc, ssl.SSLCertVerificationError):
             raise TLSError(f"{self.doing}: the server's certificate failed verification "
                            f"({exc.verify_message}); if it is self-signed, set ca_file to its "
                            "certificate") from None
         if isinstance(exc, ssl.SSLError):
             raise TLSError(f"{self.doing}: TLS failed ({exc.reason or exc})") from None
+        if isinstance(exc, (IMAPClientProtocolError, ValueError)) or _parser_crash(exc):
+            raise ServerFault(f"{self.doing}: the server's answer is not valid IMAP "
+                              f"({type(exc).__name__}: {_reason(exc)})") from None
         if isinstance(exc, (socket.timeout, TimeoutError)):
             raise MailboxError(f"{self.doing}: the server did not answer in time") from None
         if isinstance(exc, (OSError, EOFError, imaplib.IMAP4.abort)):

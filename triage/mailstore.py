@@ -33,6 +33,16 @@ class ProtocolError(MailboxError):
     command is not (a BAD names the command and the server's words for a bug report)."""
 
 
+class ServerFault(MailboxError):
+    """Raised when what the server sends breaks a limit or the protocol mid-answer (a flood,
+    an oversized line or literal, unparsable data, no UIDVALIDITY): the connection is
+    abandoned and the run not retried, since the server would do it again."""
+
+
+class DeadlineError(MailboxError):
+    """Raised when the run's deadline passes while waiting for the server (never retried)."""
+
+
 class ValidityChanged(MailboxError):
     """Raised when a folder's UIDVALIDITY changes during a run: its UIDs mean other messages now."""
 

@@ -85,7 +85,19 @@ def valid_message_ids(value: str) -> tuple[str, ...]:
 
 
 def parse_message(raw: bytes, truncated: bool = False) -> Message:
-    """Parse raw message bytes; `truncated` marks a partial fetch of a huge message."""
+    """Parse raw message bytes; `truncated` marks a partial fetch of a huge message.
+
+    The standard parser recurses once per nested MIME part or attached message, so a
+    message nested thousands deep would raise RecursionError; it is a ParseError here.
+    """
+    try:
+        return _parse(raw, truncated)
+    except RecursionError:
+        raise ParseError("MIME parts or attached messages are nested too deeply to parse "
+                         "(hundreds of levels)") from None
+
+
+def _parse(raw: bytes, truncated: bool) -> Message:
     if not raw or not raw.strip():
         raise ParseError("empty message")
     if raw.startswith(b"From "):  # an mbox "From_" separator line, not a header

@@ -20,8 +20,8 @@ from .classifier import UNSURE, ModelError, Prediction
 from .config import LABELS, Account, Config
 from .learn import CorrectionStore, Harvester
 from .ledger import Ledger, corrections_dir
-from .mailstore import (AuthError, Fetched, FolderError, FolderState, MailboxError, MailStore,
-                        ProtocolError, TLSError, ValidityChanged)
+from .mailstore import (AuthError, DeadlineError, Fetched, FolderError, FolderState, MailboxError,
+                        MailStore, ProtocolError, ServerFault, TLSError, ValidityChanged)
 from .message import Message, fingerprint, parse_message
 from .plan import FAILURE, NEW, RECOGNISED, Draft, Item, Known, Plan, plan_failure, plan_new, \
     plan_recognised, wants_draft
@@ -124,7 +124,8 @@ class Runner:
             except MailboxError as exc:
                 if not _retryable(exc) or attempt >= self.options.retries or self._out_of_time():
                     raise
-                delay = self.options.backoff_seconds * 2 ** attempt
+                delay = min(self.options.backoff_seconds * 2 ** attempt,  # never past the deadline
+                            max(0.0, self.deadline - time.monotonic()))
                 log.warning("%s; retrying in %.0f s (attempt %d of %d)", exc, delay, attempt + 2,
                             self.options.retries + 1)
                 self.stop.wait(delay)
@@ -328,8 +329,10 @@ class Runner:
 
 
 def _retryable(exc: MailboxError) -> bool:
-    """A dropped connection or timeout is retried; refusals and setup problems are not."""
-    return not isinstance(exc, (AuthError, TLSError, FolderError, ProtocolError))
+    """A dropped connection or timeout is retried; refusals, setup problems, a server breaking
+    limits and the run's deadline are not."""
+    return not isinstance(exc, (AuthError, TLSError, FolderError, ProtocolError, ServerFault,
+                                DeadlineError))
 
 
 __all__ = ["RunOptions", "Runner", "Scan", "Tally", "NEW"]

@@ -15,7 +15,7 @@ from typing import Callable, Iterator, Sequence
 
 from .classifier import Model, Prediction, load_model
 from .config import Account, Config
-from .ledger import LockBusy, Ledger, account_lock, ledger_path
+from .ledger import LockBusy, Ledger, account_lock, ledger_errors, ledger_path
 from .mailbox import Mailbox
 from .mailstore import MailboxError, MailStore
 from .message import Message
@@ -54,9 +54,9 @@ class Session:
     secret: str
     ledger: Ledger
 
-    def connect(self) -> MailStore:
-        """A new logged-in connection to the account's server."""
-        return Mailbox.connect(self.account, self.secret)
+    def connect(self, deadline: float | None = None) -> MailStore:
+        """A new logged-in connection; every wait on it ends by `deadline` (time.monotonic())."""
+        return Mailbox.connect(self.account, self.secret, deadline)
 
 
 @contextmanager
@@ -69,7 +69,9 @@ def open_session(config: Config, account: Account, on_secret: SecretSink) -> Ite
     with account_lock(config.state_dir, account.name):
         secret = resolve_secret(account)
         on_secret(secret)
-        with Ledger(ledger_path(config.state_dir, account.name)) as ledger:
+        path = ledger_path(config.state_dir, account.name)
+        with Ledger(path) as ledger, ledger_errors(path):
+            ledger.claim(account.name)
             yield Session(config, account, secret, ledger)
 
 
@@ -95,8 +97,8 @@ def run_account(config: Config, account: Account, model: ModelOnce, options: Run
     """One `triage run` of one account; errors that belong to the account are returned."""
     try:
         with open_session(config, account, on_secret) as session:
-            runner = Runner(config, account, model, session.ledger, session.connect,
-                            options, report)
+            runner = Runner(config, account, model, session.ledger,
+                            lambda: session.connect(runner.deadline), options, report)
             return AccountResult(account.name, tally=runner.run())
     except LockBusy as exc:
         return AccountResult(account.name, busy=str(exc))

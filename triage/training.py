@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import io
 import shutil
+import stat
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +26,7 @@ from .classifier import (CARD_FILE, MODEL_FILE, RECRUITER_LABELS, SEED, UNSURE, 
 from .config import LABELS
 from .features import to_features
 from .message import Message, ParseError, parse_message
+from .statefiles import atomic_write, private_dir
 
 HELD_OUT_BUCKETS = 5  # one in five files is held out
 THRESHOLD_FOLDS = 5  # out-of-fold predictions for choosing thresholds
@@ -163,9 +166,10 @@ def train(corpus: Path, model_dir: Path, *, extra: tuple[Path, ...] = (), force:
     if yours:
         model.card["extra_examples"] = yours
     _gate(model_dir, held_out, scores, force)
-    _keep_previous(model_dir)
-    save_model(model, model_dir)
-    write_report(model, model_dir, scores, extra_eval)
+    private = yours > 0  # trained on the user's own mail: 0600 files in 0700 folders
+    _keep_previous(model_dir, private)
+    save_model(model, model_dir, private)
+    write_report(model, model_dir, scores, extra_eval, 0o600 if private else 0o644)
     return model
 
 
@@ -190,14 +194,20 @@ def _gate(model_dir: Path, held_out: list[Example], new: Evaluation, force: bool
                             "--force to replace it anyway")
 
 
-def _keep_previous(model_dir: Path) -> None:
+def _keep_previous(model_dir: Path, private: bool) -> None:
+    """Copy the current model to `previous/` (each file replaced atomically)."""
     if not (model_dir / MODEL_FILE).exists():
         return
     previous = model_dir / PREVIOUS
-    previous.mkdir(parents=True, exist_ok=True)
+    if private:
+        private_dir(model_dir)
+        private_dir(previous)
+    else:
+        previous.mkdir(parents=True, exist_ok=True)
     for name in (MODEL_FILE, CARD_FILE, "report.md", "confusion.png"):
         if (model_dir / name).exists():
-            shutil.copy2(model_dir / name, previous / name)
+            atomic_write(previous / name, (model_dir / name).read_bytes(),
+                         0o600 if private else stat.S_IMODE((model_dir / name).stat().st_mode))
 
 
 def rollback(model_dir: Path) -> None:
@@ -238,7 +248,7 @@ def _card(examples: list[Example], train_set: list[Example], held_out: list[Exam
 
 
 def write_report(model: Model, model_dir: Path, scores: Evaluation,
-                 independent: Evaluation | None) -> None:
+                 independent: Evaluation | None, mode: int = 0o644) -> None:
     """`report.md` (deterministic: no timestamps) and `confusion.png` in `model_dir`."""
     lines = ["# triage model report", "", f"Data hash: `{model.card['data_hash'][:16]}`  ",
              f"scikit-learn {model.card['versions']['scikit-learn']}, seed {SEED}", "",
@@ -249,8 +259,8 @@ def write_report(model: Model, model_dir: Path, scores: Evaluation,
     if independent:
         lines += ["## Independent mail (`eval_data/`, written apart from the corpus)", "",
                   *_score_table(independent), ""]
-    (model_dir / "report.md").write_text("\n".join(lines))
-    _plot_confusion(scores, model_dir / "confusion.png")
+    atomic_write(model_dir / "report.md", "\n".join(lines).encode(), mode)
+    _plot_confusion(scores, model_dir / "confusion.png", mode)
 
 
 def _score_table(scores: Evaluation) -> list[str]:
@@ -267,7 +277,7 @@ def _score_table(scores: Evaluation) -> list[str]:
     return rows
 
 
-def _plot_confusion(scores: Evaluation, path: Path) -> None:
+def _plot_confusion(scores: Evaluation, path: Path, mode: int) -> None:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -284,8 +294,10 @@ def _plot_confusion(scores: Evaluation, path: Path) -> None:
         ax.text(j, i, str(n), ha="center", va="center",
                 color="white" if n > matrix.max() / 2 else "black")
     fig.tight_layout()
-    fig.savefig(path, metadata={"Software": None})
+    png = io.BytesIO()
+    fig.savefig(png, format="png", metadata={"Software": None})
     plt.close(fig)
+    atomic_write(path, png.getvalue(), mode)
 
 
 def stderr_progress(message: str) -> None:
