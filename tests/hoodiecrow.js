@@ -14,7 +14,29 @@ const plugins = ["ID", "SASL-IR", "AUTH-PLAIN", "XOAUTH2", "NAMESPACE", "IDLE", 
 if (gmail) {
     plugins.push("X-GM-EXT-1", gmailLabelSearch);
 }
-plugins.push(saslWithoutInitialResponse, oauthBearer);
+plugins.push(saslWithoutInitialResponse, oauthBearer, partialFetchOfMany);
+
+// Hoodiecrow 2.1 answers `FETCH 1:3 BODY.PEEK[]<0.N>` with the first message only (its
+// handler shortens the shared <0.N> to <0> when a message is shorter than N, so the next
+// messages get nothing); every real server answers each message. Each message is cut from
+// the requested <0.N>, and the answer echoes the origin only (`BODY[]<0>`), as RFC 3501 says.
+const partials = new WeakMap();
+function partialFetchOfMany(server) {
+    const builtin = require("hoodiecrow-imap/lib/commands/handlers/fetch");
+    ["BODY", "BODY.PEEK"].forEach(function(key) {
+        server.fetchHandlers[key] = function(connection, message, query) {
+            if (!query.partial) {
+                return builtin[key](connection, message, query);
+            }
+            const requested = partials.get(query) || query.partial.slice();
+            partials.set(query, requested);
+            const answer = builtin[key](connection, message,
+                                        Object.assign({}, query, {partial: requested.slice()}));
+            query.partial = [requested[0]];
+            return answer;
+        };
+    });
+}
 
 // Gmail and Office 365 accept AUTHENTICATE XOAUTH2 without SASL-IR (the client sends the
 // token after a "+" continuation, as Python's imaplib does); Hoodiecrow wants it inline.
