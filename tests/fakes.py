@@ -78,6 +78,18 @@ class FakeMailbox:
         for uid in uids:
             self.folders[self.selected or "INBOX"].flags[uid].add(keyword)
 
+    def remove_keyword(self, uids: Sequence[int], keyword: str) -> None:
+        self._maybe_fail("store")
+        for uid in uids:
+            self.folders[self.selected or "INBOX"].flags[uid].discard(keyword)
+
+    def threaded_replies(self, folder: str, message_ids: Sequence[str]) -> set[str]:
+        self._maybe_fail("search")
+        texts = [raw.decode("utf-8", "replace") for raw in self.folders[folder].messages.values()]
+        return {m for m in message_ids if any(
+            re.search(rf"^(In-Reply-To|References):.*{re.escape(m)}", t, re.M | re.I)
+            for t in texts)}
+
     def move(self, uids: Sequence[int], folder: str) -> None:
         self._maybe_fail("move")
         source = self.folders[self.selected or "INBOX"]

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, replace
+from typing import Sequence
 
 from .ledger import FAILED, DraftRecord, Ledger
 from .mailstore import FolderError, FolderState, MailStore, ProtocolError, ValidityChanged
-from .plan import FAILURE, Draft, Item, Label, Move, Plan, Record
+from .plan import FAILURE, Action, Draft, Item, Label, Move, Plan, Record, Unlabel
 from .replies import DRAFT_KEYWORD, Reply
 
 log = logging.getLogger(__name__)
@@ -110,23 +111,13 @@ class Applier:
     def _markers(self, plans: list[Plan]) -> list[Plan]:
         """One STORE per keyword and one MOVE per destination, for plans that did not fail."""
         by_uid = {p.item.uid: p for p in plans}
-        for kind in (Label, Move):
-            groups: dict[str, list[int]] = {}
-            for plan in by_uid.values():
-                if plan.outcome == FAILURE:
-                    continue
-                for action in plan.actions:
-                    if isinstance(action, kind):
-                        key = action.keyword if isinstance(action, Label) else action.folder
-                        groups.setdefault(key, []).append(plan.item.uid)
-            if kind is Move and groups and not self.mbox.can_move():
-                self._note_no_moves()
-                continue
-            for key, uids in groups.items():
-                problem = self._marker(kind, key, uids)
-                if problem:
-                    for uid in uids:
-                        by_uid[uid] = _failed(by_uid[uid], problem)
+        live = [a for p in by_uid.values() if p.outcome != FAILURE for a in p.actions]
+        if any(isinstance(a, Move) for a in live) and not self.mbox.can_move():
+            self._note_no_moves()
+            live = [a for a in live if not isinstance(a, Move)]
+        for uids, problem in apply_markers(self.mbox, live):
+            for uid in uids:
+                by_uid[uid] = _failed(by_uid[uid], problem)
         return [by_uid[p.item.uid] for p in plans]
 
     def _note_no_moves(self) -> None:
@@ -136,17 +127,41 @@ class Applier:
                         "UIDPLUS, so a move could delete mail; they keep their keyword")
             self.ledger.note("no-move")
 
-    def _marker(self, kind: type, key: str, uids: list[int]) -> str:
-        """Apply one keyword or one move to these UIDs; '' or the per-message problem."""
-        try:
-            if kind is Label:
-                self.mbox.add_keyword(uids, key)
-            else:
-                self.mbox.move(uids, key)
-        except (FolderError, ProtocolError) as exc:  # a broken connection propagates: retry
-            log.error("%s", exc)
-            return str(exc)
-        return ""
+
+MARKERS = (Unlabel, Label, Move)  # in this order: a move last, so the keywords travel with it
+
+
+def apply_markers(mbox: MailStore, actions: Sequence[Action]) -> list[tuple[list[int], str]]:
+    """Keyword removals, keywords, then moves on the selected folder: one command per keyword or
+    destination. Returns (UIDs, problem) for each command the server refused; a broken
+    connection propagates, so the caller retries on a new one."""
+    refused: list[tuple[list[int], str]] = []
+    for kind in MARKERS:
+        groups: dict[str, list[int]] = {}
+        for action in actions:
+            if isinstance(action, kind):
+                key = action.folder if isinstance(action, Move) else action.keyword
+                groups.setdefault(key, []).append(action.uid)
+        for key, uids in groups.items():
+            problem = _marker(mbox, kind, key, uids)
+            if problem:
+                refused.append((uids, problem))
+    return refused
+
+
+def _marker(mbox: MailStore, kind: type, key: str, uids: list[int]) -> str:
+    """Apply one keyword change or one move to these UIDs; '' or the per-message problem."""
+    try:
+        if kind is Label:
+            mbox.add_keyword(uids, key)
+        elif kind is Unlabel:
+            mbox.remove_keyword(uids, key)
+        else:
+            mbox.move(uids, key)
+    except (FolderError, ProtocolError) as exc:  # a broken connection propagates: retry
+        log.error("%s", exc)
+        return str(exc)
+    return ""
 
 
 def _noted(plan: Plan, note: str) -> Plan:

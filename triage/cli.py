@@ -23,7 +23,7 @@ from typing import Callable, Iterator, Sequence
 from . import __version__
 from .classifier import ModelError, explain, load_model
 from .config import Account, Config, ConfigError, Me, default_config_path, load_config
-from .learn import CorrectionStore, Harvester, create_correction_folders
+from .learn import CorrectionStore, Harvester, correction_key, create_correction_folders, shown_id
 from .locations import (choose_model, shipped_corpus_dir, shipped_eval_dir, shipped_model_dir,
                         user_model_dir)
 from .doctor import FAIL, check_account, check_model
@@ -31,6 +31,9 @@ from .ledger import LockBusy, Ledger, corrections_dir, ledger_path
 from .mailstore import AuthError, FolderError, MailboxError, ProtocolError
 from .message import ParseError, parse_message
 from .replies import preview, template_environment
+from .report import to_json, to_text
+from .report_html import to_html
+from .report_data import account_report, write_private
 from .secrets import SecretError
 from .session import AccountResult, ModelOnce, open_session, run_account, run_options
 from .statefiles import StateError
@@ -223,8 +226,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--create-folders", action="store_true",
                    help="create the missing correction folders first")
     p.add_argument("--list", action="store_true", help="list the stored corrections and stop")
+    p.add_argument("--forget", metavar="MESSAGE-ID", default=None,
+                   help="undo the correction of this message (its Message-ID as --list shows "
+                        "it): removed from the store, not learned by the next training")
     p = command("log", cmd_log, "Show recent decisions from the ledger.", account=True)
     p.add_argument("-n", type=int, default=20, help="how many (default 20)")
+    p = command("report", cmd_report, "What triage decided in the last N days and what you made "
+                "of it: corrections per label, drafts sent, deleted or waiting, and whether the "
+                "evidence supports turning on moves.", account=True)
+    p.add_argument("--days", type=_days, default=30, help="how far back (default 30)")
+    p.add_argument("--json", action="store_true", help="JSON instead of text")
+    p.add_argument("--html", type=Path, default=None, metavar="FILE",
+                   help="also write a self-contained HTML page with figures to FILE")
+    p.add_argument("--no-server", action="store_true",
+                   help="do not connect: draft outcomes are reported as unknown")
     p = command("drafts", cmd_drafts, "List recent drafted replies.", account=True)
     p.add_argument("-n", type=int, default=20, help="how many (default 20)")
     command("doctor", cmd_doctor, "Check config, password source, connection, login, capabilities "
@@ -383,6 +398,13 @@ def cmd_train(args: argparse.Namespace) -> int:
             f"held-out macro-F1 {held['macro_f1']:.4f} on {held['count']}")
     if "independent" in model.card:
         line += f"; independent macro-F1 {model.card['independent']['macro_f1']:.4f}"
+    fixes = model.card.get("corrections")
+    if fixes:
+        line += (f"; {fixes['labelled_as_corrected']} of your {fixes['count']} corrections "
+                 f"labelled as you did ({fixes['cross_validated_accuracy']:.0%} when held out)")
+        if fixes["missed"]:
+            print(f"triage: warning: still labelled otherwise: {'; '.join(fixes['missed'])}",
+                  file=sys.stderr)
     print(f"{line}; thresholds {model.thresholds}; {time.monotonic() - started:.0f} s; "
           f"report: {models / 'report.md'}")
     in_use = choose_model(_configured_model_dir(args.config))
@@ -428,13 +450,33 @@ def cmd_learn(args: argparse.Namespace) -> int:
                 for c in ledger.corrections():
                     when = time.strftime("%Y-%m-%d %H:%M", time.localtime(c.corrected_at))
                     print(f"{name}  {when}  {c.label:<8} (triage said {c.predicted or '-'})  "
-                          f"{c.subject[:60]!r}  [{c.source}]")
+                          f"{c.subject[:60]!r}  [{c.source}]  {shown_id(c.fingerprint)}")
+            continue
+        if args.forget is not None:
+            worst = max(worst, _forget(config, name, store, args.forget))
             continue
         if not account.corrections_folder:
             print(f"triage: {name}: corrections_folder is \"\" in {config.path}: harvesting is off")
             continue
         worst = max(worst, _learn_account(config, name, store, args.create_folders))
     return worst
+
+
+def _forget(config: Config, name: str, store: CorrectionStore, message_id: str) -> int:
+    """Undo one correction: out of the ledger and the store (the server keyword stays)."""
+    key = correction_key(message_id)
+    if key is None:
+        return fail(EXIT_USAGE, f"{message_id!r} is not a Message-ID such as <abc@example.com> "
+                                "(copy it from `triage learn --list`)")
+    with Ledger(ledger_path(config.state_dir, name)) as ledger:
+        found = ledger.forget_correction(key)
+    if found is None:
+        print(f"triage: {name}: no correction of {message_id}")
+        return EXIT_OK
+    store.remove(key)
+    print(f"triage: {name}: forgot the correction of {found.subject[:60]!r} to {found.label}; "
+          "the next training does not learn it")
+    return EXIT_OK
 
 
 def _learn_account(config: Config, name: str, store: CorrectionStore, create: bool) -> int:
@@ -463,12 +505,41 @@ def cmd_log(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     for name in _account_names(config, args.account):
         with Ledger(ledger_path(config.state_dir, name)) as ledger:
-            for d in ledger.decisions(args.n):
+            decisions = ledger.decisions(args.n)
+            corrected = ledger.corrected_labels([d.fingerprint for d in decisions])
+            for d in decisions:
                 confidence = f"{d.confidence:.2f}" if d.confidence is not None else "  - "
                 label = d.label or d.status
+                fixed = corrected.get(d.fingerprint)
+                mark = f"  corrected by you: {label} → {fixed}" if fixed and fixed != label else ""
                 print(f"{name}  {d.folder} UID {d.uid:<6} {label:<9} {confidence}  "
-                      f"{d.subject[:50]!r}  {d.sender}" + (f"  [{d.note}]" if d.note else ""))
+                      f"{d.subject[:50]!r}  {d.sender}" + (f"  [{d.note}]" if d.note else "")
+                      + mark)
     return EXIT_OK
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    reports, worst = [], EXIT_OK
+    for account in _accounts(config, args.account):
+        report, error = account_report(config, account, args.days, not args.no_server,
+                                       Redactor.secrets.add)
+        reports.append(report)
+        if error is not None:
+            worst = max(worst, account_failure(account.name, error))
+    if args.json:
+        print(to_json(reports))
+    else:
+        for report in reports:
+            print("\n".join(to_text(report)))
+    if args.html:
+        try:
+            write_private(args.html, to_html(reports).encode())
+        except OSError as exc:
+            return fail(EXIT_USAGE, f"cannot write {args.html}: {exc.strerror}; choose another "
+                                    "--html FILE")
+        print(f"triage: report written to {args.html}", file=sys.stderr)
+    return worst
 
 
 def cmd_drafts(args: argparse.Namespace) -> int:
@@ -513,6 +584,12 @@ def _account_names(config: Config, only: str | None) -> list[str]:
 
 def _accounts(config: Config, only: str | None) -> list[Account]:
     return [config.account(only)] if only else list(config.accounts)
+
+
+def _days(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 3660:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of days from 1 to 3660")
+    return int(text)
 
 
 def _date(text: str) -> dt.date:

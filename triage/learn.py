@@ -12,15 +12,18 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .apply import apply_markers
 from .config import LABELS, Account, Config
+from .correct import plan_correction
 from .ledger import Correction, Ledger, ensure_private_dir
 from .mailbox import chunks
-from .mailstore import MailStore
-from .message import fingerprint, parse_message
+from .mailstore import Fetched, FolderState, MailStore, ValidityChanged
+from .message import fingerprint, parse_message, valid_message_ids
 from .statefiles import atomic_write
 
 log = logging.getLogger(__name__)
@@ -35,6 +38,7 @@ class Harvest:
     account: str
     learned: Counter = field(default_factory=Counter)
     unreadable: int = 0
+    remarked: int = 0  # messages whose server markers were changed to the corrected label
     missing: tuple[str, ...] = ()
 
     @property
@@ -47,6 +51,8 @@ class Harvest:
         total = sum(stored.values())
         line = (f"triage: {self.account}: {self.count} corrections learned ({found}); "
                 f"{total} in the store")
+        if self.remarked:
+            line += f"; {self.remarked} relabelled on the server"
         if self.unreadable:
             line += f"; {self.unreadable} unreadable, skipped"
         if self.missing:
@@ -63,7 +69,7 @@ class CorrectionStore:
 
     def save(self, key: str, label: str, raw: bytes) -> Path:
         """Write the message under `label`, removing any copy of it under another label."""
-        name = hashlib.sha256(key.encode()).hexdigest()[:32] + ".eml"
+        name = _file_name(key)
         for other in LABELS:
             if other != label:
                 (self.directory / other / name).unlink(missing_ok=True)
@@ -74,10 +80,34 @@ class CorrectionStore:
         atomic_write(path, raw, 0o600)
         return path
 
+    def remove(self, key: str) -> None:
+        """Delete the stored copy of this message, under whatever label."""
+        name = _file_name(key)
+        for label in LABELS:
+            (self.directory / label / name).unlink(missing_ok=True)
+
     def counts(self) -> dict[str, int]:
         """Stored corrections per label."""
         return {label: len(list((self.directory / label).glob("*.eml"))) for label in LABELS
                 if (self.directory / label).is_dir()}
+
+
+def _file_name(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()[:32] + ".eml"
+
+
+def shown_id(key: str) -> str:
+    """How a correction's message is named to the user: its Message-ID, else its fingerprint."""
+    return key[4:] if key.startswith("mid:") else key
+
+
+def correction_key(text: str) -> str | None:
+    """The fingerprint a user-given Message-ID (or `sha:` fingerprint) stands for; None if neither."""
+    text = text.strip()
+    if re.fullmatch(r"sha:[0-9a-f]{32}", text):
+        return text
+    candidate = text if text.startswith("<") else f"<{text}>"
+    return f"mid:{candidate}" if valid_message_ids(candidate) == (candidate,) else None
 
 
 def correction_folders(mbox: MailStore, account: Account) -> dict[str, str]:
@@ -127,11 +157,13 @@ class Harvester:
         return self.result
 
     def from_folder(self, label: str, folder: str) -> None:
-        """Every message that arrived in `folder` since the last harvest is a `label` example."""
-        state = self.mbox.select(folder, readonly=True)
+        """Every message that arrived in `folder` since the last harvest is a `label` example;
+        its markers become `label`'s at once (SELECTed read-write for that; fetching only peeks)."""
+        state = self.mbox.select(folder)
         last = self.ledger.watermark(folder, state.uidvalidity) or 0
         for batch in chunks(self.mbox.new_uids(last, None), self.account.batch_size):
             fetched = self.mbox.fetch(batch, self.account.max_message_bytes)
+            self.correct_markers(state, fetched, {entry.uid: label for entry in fetched})
             with self.ledger.transaction():
                 for entry in fetched:
                     self.learn(entry.raw, label, f"moved to {folder}")
@@ -154,13 +186,39 @@ class Harvester:
                 continue  # unchanged, or ambiguous (two new labels)
             label = added.pop()
             prior = self.ledger.correction(key)
-            if prior is None or prior.label != label:
+            if (prior is None or prior.label != label) and not self.ledger.forgotten(key, label):
                 wanted[uid] = label
+        if not wanted:
+            return
+        state = self._reselect(state)
         for batch in chunks(sorted(wanted), self.account.batch_size):
             fetched = self.mbox.fetch(batch, self.account.max_message_bytes)
+            self.correct_markers(state, fetched, wanted)
             with self.ledger.transaction():
                 for entry in fetched:
                     self.learn(entry.raw, wanted[entry.uid], f"keyword changed in {folder}")
+
+    def _reselect(self, examined: FolderState) -> FolderState:
+        """The folder again, read-write, so its keywords can change; its UIDs must still hold."""
+        state = self.mbox.select(examined.name)
+        if state.uidvalidity != examined.uidvalidity:
+            raise ValidityChanged(f"UIDVALIDITY of {examined.name} changed during the harvest; "
+                                  "its corrections are looked for again next run")
+        return state
+
+    def correct_markers(self, state: FolderState, fetched: list[Fetched],
+                        labels: dict[int, str]) -> None:
+        """Make the server markers of corrected messages those of their new label."""
+        planned = {entry.uid: plan_correction(entry.uid, labels[entry.uid], entry.flags, state.name,
+                                              self.config, state.keywords_allowed)
+                   for entry in fetched}
+        refused = apply_markers(self.mbox, [a for actions in planned.values() for a in actions])
+        for uids, problem in refused:
+            log.warning("%s UIDs %s: correction learned, but its server marker was not changed: %s",
+                        state.name, uids, problem)
+        failed = {uid for uids, _ in refused for uid in uids}
+        self.result.remarked += sum(1 for uid, actions in planned.items()
+                                    if actions and uid not in failed)
 
     def learn(self, raw: bytes, label: str, source: str) -> None:
         """Store one corrected message, unless it is unreadable or already known as `label`."""

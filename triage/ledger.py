@@ -369,6 +369,47 @@ class Ledger:
         rows = self.db.execute("SELECT * FROM corrections ORDER BY corrected_at DESC LIMIT ?", (limit,))
         return [Correction(*row) for row in rows]
 
+    def corrected_labels(self, fingerprints: list[str]) -> dict[str, str]:
+        """Of these fingerprints, those the user corrected → the label the user gave."""
+        found: dict[str, str] = {}
+        for start in range(0, len(fingerprints), 500):
+            chunk = fingerprints[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            for fp, label in self.db.execute(
+                    f"SELECT fingerprint, label FROM corrections WHERE fingerprint IN ({marks})", chunk):
+                found[str(fp)] = str(label)
+        return found
+
+    def forget_correction(self, fingerprint: str) -> Correction | None:
+        """Delete a correction (the caller removes its stored file); the deleted one, if any.
+
+        A tombstone keeps the unchanged server keyword from teaching it again."""
+        found = self.correction(fingerprint)
+        if found is not None:
+            with self.transaction():
+                self.db.execute("DELETE FROM corrections WHERE fingerprint = ?", (fingerprint,))
+                self.note(f"forgotten:{fingerprint}:{found.label}")
+        return found
+
+    def forgotten(self, fingerprint: str, label: str) -> bool:
+        """True when the user forgot this correction (`triage learn --forget`)."""
+        return self.noted(f"forgotten:{fingerprint}:{label}")
+
+    # -- history (for `triage report`) ------------------------------------------------------
+    def decided_since(self, since: float) -> list[tuple[Decision, float]]:
+        """Done decisions made at or after `since` (epoch seconds), oldest first, with their time."""
+        rows = self.db.execute(
+            "SELECT folder, uidvalidity, uid, fingerprint, message_id, subject, sender, label, best, "
+            "confidence, status, note, decided_at FROM messages WHERE status = ? AND decided_at >= ? "
+            "ORDER BY decided_at, uid", (DONE, since))
+        return [(Decision(*row[:12]), float(row[12])) for row in rows]
+
+    def drafts_since(self, since: float) -> list[DraftRecord]:
+        """Drafts made at or after `since`, oldest first."""
+        rows = self.db.execute("SELECT * FROM drafts WHERE created_at >= ? ORDER BY created_at",
+                               (since,))
+        return [DraftRecord(*row) for row in rows]
+
 
 def _create(path: Path) -> None:
     """Build an empty ledger aside and link it into place whole (never over an existing one)."""

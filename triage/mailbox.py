@@ -258,6 +258,15 @@ class Mailbox:
                 else:
                     self.client.add_flags(chunk, [keyword], silent=True)
 
+    def remove_keyword(self, uids: Sequence[int], keyword: str) -> None:
+        """STORE -FLAGS.SILENT keyword on these UIDs (the Gmail label on Gmail), per chunk."""
+        for chunk in chunks(uids):
+            with _translated(f"removing keyword {keyword}"):
+                if self.gmail:
+                    self.client.remove_gmail_labels(chunk, [keyword])
+                else:
+                    self.client.remove_flags(chunk, [keyword], silent=True)
+
     def move(self, uids: Sequence[int], folder: str) -> None:
         """MOVE when offered; else COPY, then flag and UID EXPUNGE only those UIDs (UIDPLUS).
 
@@ -350,6 +359,21 @@ class Mailbox:
             self.select(folder, readonly=True)
         with _translated(f"searching {folder}"):
             return sorted(int(u) for u in self.client.search(criteria))
+
+    def threaded_replies(self, folder: str, message_ids: Sequence[str]) -> set[str]:
+        """Of `message_ids`, those answered by a message in `folder` (EXAMINEd): one SEARCH per
+        id on In-Reply-To or References, the id sent as a literal; unsearchable ids never match."""
+        self.select(folder, readonly=True)
+        answered = set()
+        for message_id in message_ids:
+            value = search_value(message_id)
+            if value is None:
+                continue
+            criteria = ["OR", "HEADER", "In-Reply-To", value, "HEADER", "References", value]
+            with _translated(f"searching {folder} for replies"):
+                if self.client.search(criteria):
+                    answered.add(message_id)
+        return answered
 
     def append_draft(self, folder: str, raw: bytes, keyword: str | None = None) -> int | None:
         """APPEND with \\Draft and \\Seen (the user's own draft is not new mail) and `keyword`

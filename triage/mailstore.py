@@ -96,6 +96,12 @@ class MailStore(Protocol):
     def add_keyword(self, uids: Sequence[int], keyword: str) -> None:
         """Add `keyword` to these messages of the selected folder."""
 
+    def remove_keyword(self, uids: Sequence[int], keyword: str) -> None:
+        """Take `keyword` off these messages of the selected folder."""
+
+    def threaded_replies(self, folder: str, message_ids: Sequence[str]) -> set[str]:
+        """Of `message_ids`, those that a message in `folder` answers (In-Reply-To/References)."""
+
     def move(self, uids: Sequence[int], folder: str) -> None:
         """Move these messages of the selected folder to `folder`; never deletes anything else."""
 

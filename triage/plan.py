@@ -57,6 +57,17 @@ class Label:
 
 
 @dataclass(frozen=True)
+class Unlabel:
+    """Take a keyword off the message (a triage label the user corrected)."""
+
+    uid: int
+    keyword: str
+
+    def describe(self) -> str:
+        return f"remove keyword {self.keyword}"
+
+
+@dataclass(frozen=True)
 class Move:
     """Move the message to another folder (never deletes)."""
 
@@ -88,7 +99,7 @@ class Record:
         return f"record {self.decision.status}"
 
 
-Action = Union[Label, Move, Draft, Record]
+Action = Union[Label, Unlabel, Move, Draft, Record]
 
 
 @dataclass(frozen=True)
@@ -145,14 +156,17 @@ def plan_recognised(item: Item, label: str, how: str, config: Config,
 
 
 def plan_new(item: Item, prediction: Prediction, known: Known, config: Config,
-             keywords_allowed: bool, reply: Reply | None, reply_problem: str = "") -> Plan:
-    """A freshly classified message: marker, maybe a draft, and the record."""
+             keywords_allowed: bool, reply: Reply | None, reply_problem: str = "",
+             reason: str = "") -> Plan:
+    """A freshly classified message: marker, maybe a draft, and the record (`reason`: why the
+    label, when not the model's)."""
     label = prediction.label
     actions: list[Action] = []
-    note = ""
+    note = reason
     if wants_draft(config, label):
-        note = _why_no_draft(item, known, config, reply, reply_problem)
-        if not note and reply is not None:
+        blocked = _why_no_draft(item, known, config, reply, reply_problem)
+        note = "; ".join(p for p in (note, blocked) if p)
+        if not blocked and reply is not None:
             actions.append(Draft(item.uid, reply))
     actions.extend(marker_actions(item.uid, label, item.flags, config, keywords_allowed))
     if item.truncated:

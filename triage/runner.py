@@ -18,6 +18,7 @@ from typing import Callable, Protocol, Sequence
 from .apply import Applier
 from .classifier import UNSURE, ModelError, Prediction
 from .config import LABELS, Account, Config
+from .correct import THREAD_NOTE, as_prediction, inherited_label, thread_fingerprints
 from .learn import CorrectionStore, Harvester
 from .ledger import Ledger, corrections_dir
 from .mailstore import (AuthError, DeadlineError, Fetched, FolderError, FolderState, MailboxError,
@@ -163,7 +164,7 @@ class Runner:
         store = CorrectionStore(corrections_dir(self.config.state_dir, self.account.name))
         try:
             found = Harvester(self.config, self.account, mbox, self.ledger, store).harvest()
-        except (FolderError, ProtocolError) as exc:
+        except (FolderError, ProtocolError, ValidityChanged) as exc:
             log.warning("corrections not harvested this run: %s", exc)
             return
         self.tally.corrections += found.count
@@ -240,6 +241,7 @@ class Runner:
         """The plan for each of these UIDs; nothing is changed yet."""
         items = [self._parse(state, entry) for entry in mbox.fetch(uids, self.account.max_message_bytes)]
         done = self.ledger.done_fingerprints([i.fingerprint for i in items if i.message])
+        done.update(self.ledger.corrected_labels(list(done)))  # the user's label wins
         retrying = self.ledger.failed_at(state.name, state.uidvalidity, [i.uid for i in items])
         keywords = {a.keyword: label for label, a in self.config.actions.items() if a.keyword}
         plans: dict[int, Plan] = {}
@@ -257,6 +259,12 @@ class Runner:
                                                   self.config, state.keywords_allowed)
             else:
                 fresh.append(item)
+        inherited = self._thread_corrections(fresh)
+        for item in fresh:
+            if item.uid in inherited:
+                plans[item.uid] = self._plan_new(mbox, state, item,
+                                                 as_prediction(inherited[item.uid]), THREAD_NOTE)
+        fresh = [i for i in fresh if i.uid not in inherited]
         for item, prediction in zip(fresh, self._classify(fresh)):
             if isinstance(prediction, str):
                 plans[item.uid] = plan_failure(item, prediction)
@@ -275,6 +283,13 @@ class Runner:
             log.warning("%s UID %d: %s", state.name, entry.uid, reason)
             return Item(state.name, state.uidvalidity, entry.uid, entry.flags, entry.truncated,
                         None, f"uid:{state.uidvalidity}:{entry.uid}", reason)
+
+    def _thread_corrections(self, items: list[Item]) -> dict[int, str]:
+        """UID → the label the user gave an earlier message of its thread (before classifying)."""
+        keys = [k for i in items if i.message for k in thread_fingerprints(i.message)]
+        corrected = self.ledger.corrected_labels(keys) if keys else {}
+        labels = {i.uid: inherited_label(i.message, corrected) for i in items if i.message}
+        return {uid: label for uid, label in labels.items() if label}
 
     def _classify(self, items: list[Item]) -> list[Prediction | str]:
         """A prediction per item, or the reason it could not be classified."""
@@ -298,12 +313,13 @@ class Runner:
             return f"classifier failed: {type(exc).__name__}"
 
     def _plan_new(self, mbox: MailStore, state: FolderState, item: Item,
-                  prediction: Prediction) -> Plan:
+                  prediction: Prediction, reason: str = "") -> Plan:
         reply, problem = self._reply(item, prediction.label)
         known = Known(thread_answered=self._thread_answered(mbox, item, prediction.label),
                       draft_recorded=bool(reply and any(self.ledger.draft_for(known)
                                                         for known in reply.known_ids)))
-        return plan_new(item, prediction, known, self.config, state.keywords_allowed, reply, problem)
+        return plan_new(item, prediction, known, self.config, state.keywords_allowed, reply, problem,
+                        reason)
 
     def _reply(self, item: Item, label: str) -> tuple[Reply | None, str]:
         if not wants_draft(self.config, label) or item.message is None:
