@@ -51,7 +51,7 @@ def model() -> Model:
 def run(tmp_path: Path, model: Model, monkeypatch: pytest.MonkeyPatch, capsys):
     """Run `triage run` against `script`; the model is loaded before memory is measured."""
     monkeypatch.setenv(PASSWORD_ENV, "pw")
-    monkeypatch.setattr(triage.session, "load_model", lambda _directory: model)
+    monkeypatch.setattr(triage.session, "load_predictor", lambda _directory: model)
 
     def go(script: Script, trace: bool = True, **account: object) -> Outcome:
         """`trace=False`: memory not measured (tracemalloc slows deep recursion 50-fold)."""

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
 from . import __version__
-from .classifier import ModelError, explain, load_model
+from .classifier import ModelError, Prediction, explain, load_model, load_predictor
 from .config import Account, Config, ConfigError, Me, default_config_path, load_config
 from .learn import CorrectionStore, Harvester, correction_key, create_correction_folders, shown_id
 from .locations import (choose_model, shipped_corpus_dir, shipped_eval_dir, shipped_model_dir,
@@ -29,7 +29,7 @@ from .locations import (choose_model, shipped_corpus_dir, shipped_eval_dir, ship
 from .doctor import FAIL, check_account, check_model
 from .ledger import LockBusy, Ledger, corrections_dir, ledger_path
 from .mailstore import AuthError, FolderError, MailboxError, ProtocolError
-from .message import ParseError, parse_message
+from .message import Message, ParseError, parse_message
 from .replies import preview, template_environment
 from .report import to_json, to_text
 from .report_html import to_html
@@ -313,21 +313,32 @@ def _print_flush(line: str) -> None:
 
 
 def cmd_classify(args: argparse.Namespace) -> int:
-    model = load_model(args.models or _model_dir_from_default_config())
+    model = load_predictor(args.models or _model_dir_from_default_config())
     code = EXIT_OK
+    batch: list[tuple[Path, Message]] = []
     for path in _eml_files(args.paths):
         try:
-            message = parse_message(path.read_bytes())
+            batch.append((path, parse_message(path.read_bytes())))
         except (OSError, ParseError) as exc:
             code = fail(EXIT_FAILED, f"{path}: {exc}")
-            continue
-        p = model.predict([message])[0]
-        if args.json:
+        if len(batch) >= CLASSIFY_BATCH:
+            _print_predictions(batch, model.predict([m for _, m in batch]), args.json)
+            batch = []
+    _print_predictions(batch, model.predict([m for _, m in batch]), args.json)
+    return code
+
+
+CLASSIFY_BATCH = 500  # messages per predict call: the model's fixed cost is paid per batch
+
+
+def _print_predictions(batch: list[tuple[Path, Message]], predictions: list[Prediction],
+                       as_json: bool) -> None:
+    for (path, message), p in zip(batch, predictions):
+        if as_json:
             print(json.dumps({"path": str(path), "label": p.label, "best": p.best,
                               "confidence": p.confidence, "scores": p.scores}, ensure_ascii=False))
         else:
             print(f"{p.label:<9} {p.confidence:.2f}  {path}  {message.subject[:70]}")
-    return code
 
 
 def cmd_explain(args: argparse.Namespace) -> int:

@@ -6,6 +6,7 @@ drift apart. Pure: no I/O, no model.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from dataclasses import dataclass
@@ -13,17 +14,29 @@ from dataclasses import dataclass
 from .message import Message
 
 MAX_FEATURE_CHARS = 4000
+MAX_QUOTED_CHARS = 1000
 
 FREEMAIL = frozenset("""gmail.com googlemail.com outlook.com hotmail.com live.com yahoo.com
 yahoo.co.uk icloud.com me.com aol.com gmx.de gmx.net web.de proton.me protonmail.com mail.com
 yandex.ru t-online.de orange.fr free.fr laposte.net libero.it hotmail.fr outlook.de
 zoho.com fastmail.com""".split())
 
+# Applicant-tracking systems and professional networks that deliver recruiters' messages,
+# recognised by a label of the sender's (or Reply-To's) domain: no.reply@us.greenhouse-mail.io.
+ATS_NAMES = frozenset("""greenhouse greenhouse-mail lever ashby ashbyhq gem myworkday workday
+icims smartrecruiters bullhorn bullhornmail workable teamtailor recruitee personio jobvite
+successfactors taleo breezy pinpoint jazzhr hirebridge beamery""".split())
+NETWORK_NAMES = frozenset("linkedin xing doximity".split())
+
 # The lexicons below are matched against lower-cased text (three times faster than re.I).
 _GENERIC_GREETING = re.compile(
     r"\b(dear|hello|hi|hey|greetings)[ ,]+(candidate|applicant|job ?seeker|sir|madam|sir/madam|"
     r"all|friend|professional|team|there|everyone|colleague|member|user|customer|jobseeker)s?\b"
-    r"|\bto whom it may concern\b|\bdear (valued|future|potential)\b")
+    r"|\bto whom it may concern\b|\bdear (valued|future|potential)\b"
+    r"|\b(sehr geehrte damen und herren|liebe bewerber\w*|madame, monsieur|chers candidats|"
+    r"estimad[oa]s? candidat[oa]s?|car[oa] candidat[oa]|prezad[oa]s? candidat[oa]s?|"
+    r"szanowni państwo|değerli aday\w*|уважаемы[йе] кандидат\w*|шановн\w* кандидат\w*|"
+    r"beste kandidaat|kära kandidat|kepada pelamar)\b|尊敬的候选人|各位|求職者の皆様|지원자 여러분")
 _REFERRAL = re.compile(
     r"\b(know (of )?(anyone|anybody|someone|somebody|people)|who (do )?you know|refer(ral|ring|red)?s?|"
     r"recommend (someone|anyone|a|people|candidates)|pass (this|it|the role|the description) "
@@ -32,7 +45,15 @@ _REFERRAL = re.compile(
     r"empfehl\w*|weiterempfehlen|kennen sie|kennst du|kennt ihr|recommander|connaissez|"
     r"connais-tu|cooptation|coopter|faire suivre|recomend\w*|conoces|conoce|correr la voz|"
     r"aanbevel\w*|ken je|ken jij|kent u|aanbrengpremie|conosci|conosce|passaparola|segnal\w+|"
-    r"indica(ção|ções|r|ria)|conhece|repassar)\b|心当たり|お知り合い|ご紹介いただ")
+    r"indica(ção|ções|r|ria)|conhece|repassar|"
+    r"poleci\w*|znasz kogoś|czy zna pan\w*|tavsiye\w*|tanıdığınız|tanıyor musunuz|"
+    r"yönlendir\w*|referid\w*|alguien que|qualcuno che|quelqu'un|parrain\w*|tipsa|känner du|"
+    r"rekommender\w*|någon som|iemand die|jemanden|weiterleiten|rekomendasi\w*|"
+    r"merekomendasikan|kenal seseorang|referensikan|teruskan|koi jaanta|kisi ko jaante|"
+    r"biết ai|ai phù hợp|рекоменд\w*|порекоменд\w*|посовет\w*|знаете кого|знаєте когось|"
+    r"реферал\w*|перешлите|поділіться|поделитесь)\b"
+    r"|心当たり|お知り合い|ご紹介いただ|推荐|推薦|内推|內推|认识的人|추천|아시는 분|주변에|"
+    r"ترشيح|رشّح|رشح|توصية|تعرف أحد|تعرف شخص|सिफारिश|रेफर")
 _ASKS_YOU = re.compile(
     r"\b(would you be (open|interested|up for|willing)|are you (open|interested)|"
     r"interested in (a |an )?(chat|call|conversation|talking|exploring|hearing)|"
@@ -44,7 +65,17 @@ _ASKS_YOU = re.compile(
     r"te interesar\w*|le interesar\w*|estarías? (abiert|interesad)\w*|"
     r"sarebbe interessat\w*|ti interesser\w*|disponibile a|"
     r"zou je|zou u|heeft u interesse|heb je interesse|open voor|"
-    r"teria interesse|você estaria|estaria aberto|estaria aberta)\b|ご興味|お話を?お?聞|いかがでしょうか")
+    r"teria interesse|você estaria|estaria aberto|estaria aberta|"
+    r"czy byłby pan|czy byłaby pani|czy byłbyś|czy byłabyś|zainteresowan\w*|"
+    r"ilgilenir misiniz|ilginizi|görüşmek ister\w*|konuşabilir miyiz|açık mısınız|"
+    r"você teria|gostaria de conversar|te gustaría|le gustaría|podríamos hablar|tendrías|"
+    r"ti andrebbe|le andrebbe|potremmo sentirci|auriez-vous|pourrions-nous|êtes-vous ouvert\w*|"
+    r"hätten sie lust|sind sie offen|wären sie interessiert|skulle du vara intresserad|"
+    r"är du intresserad|öppen för|интересно ли вам|были бы вы|готовы ли вы|открыты ли вы|"
+    r"чи цікаво вам|чи були б ви|чи відкриті ви|kya aap|interested hain|baat kar sakte|"
+    r"có quan tâm|có hứng thú|apakah anda tertarik|tertarik untuk|bersedia)\b"
+    r"|ご興味|お話を?お?聞|いかがでしょうか|관심 있으|관심이 있으|의향이 있으|이야기 나눌|"
+    r"是否有兴趣|有兴趣|感兴趣|有興趣|方便聊|是否考虑|هل أنت مهتم|هل لديك اهتمام|هل تود|क्या आप")
 _RECRUITING = re.compile(
     r"\b(recruit\w*|hiring|hire|role|roles|position|positions|opportunit\w+|candidate\w*|"
     r"vacanc\w+|job|jobs|career\w*|salary|compensation|interview\w*|resume|cv|talent|"
@@ -52,7 +83,18 @@ _RECRUITING = re.compile(
     r"stelle\w*|bewerb\w*|poste|postes|candidat\w*|recrut\w*|emploi|vacante|puesto|empleo|"
     r"vacature\w*|functie|vaga|vagas|oferta|offre|lavoro|posizione|selezione|candidatura|"
     r"cooptation|embauche|praca|pracy|rekrutac\w*|emprego|contrata\w*|personalberat\w*|"
-    r"headhunter)\b|求人|採用|転職|ご紹介|ポジション|募集|вакан\w*|работ\w*|подбор")
+    r"headhunter|rekrut\w*|stanowisk\w*|ofert\w*|wynagrodz\w*|kandydat\w*|zatrudni\w*|"
+    r"pozisyon\w*|işe alım|kariyer\w*|aday\w*|maaş\w*|mülakat\w*|başvur\w*|iş ilan\w*|"
+    r"oportunidad\w*|oportunit\w*|entrevista\w*|salário|salario|sueldo|reclut\w*|selección|"
+    r"colloqui\w*|ruolo|retribuzion\w*|assunzion\w*|entretien|rémunération|gehalt\w*|"
+    r"karriere\w*|vorstellungsgespräch|jobangebot|sollicit\w*|salaris|werving|tjänst\w*|"
+    r"rekryter\w*|jobb\w*|lön|anställ\w*|intervju\w*|naukri|tuyển dụng|vị trí|ứng viên|"
+    r"việc làm|phỏng vấn|lowongan|posisi|gaji|wawancara|karir|"
+    r"позици\w*|должност\w*|рекрут\w*|кандидат\w*|зарплат\w*|собеседован\w*|посад\w*|"
+    r"співбесід\w*|вакансі\w*)\b|求人|採用|転職|ご紹介|ポジション|募集|面接|年収|スカウト|候補者|"
+    r"вакан\w*|работ\w*|подбор|채용|포지션|이직|헤드헌터|연봉|면접|후보자|인재|招聘|职位|職位|岗位|"
+    r"猎头|獵頭|薪资|薪資|面试|面試|候选人|职缺|職缺|年薪|وظيف|وظائف|توظيف|مرشح|راتب|مقابلة|"
+    r"नौकरी|भर्ती|वेतन|साक्षात्कार")
 _YOUR_BACKGROUND = re.compile(
     r"\b(your (background|experience|profile|work|talk|paper|article|research|project|"
     r"expertise|career|track record|post|repo|publication|team at|time at|role at|"
@@ -81,10 +123,15 @@ class Features:
 
 
 def to_features(message: Message) -> Features:
-    """Normalised subject + body text and the signals computed from headers and structure."""
-    body = _strip_quotes(message.text[: 2 * MAX_FEATURE_CHARS])[:MAX_FEATURE_CHARS]
+    """Normalised subject + body text (then the opening of any quoted history: a follow-up's
+    personal details may sit only in the first message it quotes) and the signals computed
+    from headers and structure. Measured (5-fold out-of-fold on the corpus): with the quoted
+    opening, follow-ups 0.92 → 0.96 accuracy, macro-F1 0.946 → 0.948."""
+    head = message.text[: 2 * MAX_FEATURE_CHARS]
+    body = _strip_quotes(head)[:MAX_FEATURE_CHARS]
+    quoted = " ".join(line.lstrip(" >") for line in _QUOTED.findall(head))[:MAX_QUOTED_CHARS]
     first_name = recipient_first_name(message)
-    text = normalise_text(f"{message.subject}\n{message.subject}\n{body}", first_name)
+    text = normalise_text(f"{message.subject}\n{message.subject}\n{body}\n{quoted}", first_name)
     return Features(text=text, signals=signals(message, body, first_name))
 
 
@@ -93,7 +140,7 @@ def normalise_text(text: str, first_name: str = "") -> str:
     text = _URL.sub(" urltoken ", text)
     text = _EMAIL.sub(" emailtoken ", text)
     if first_name:
-        text = re.sub(rf"\b{re.escape(first_name)}\b", " recipientname ", text, flags=re.I)
+        text = _name_pattern(first_name).sub(" recipientname ", text)
     return _cjk_bigrams(_DIGITS.sub("0", text.lower()))
 
 
@@ -130,6 +177,11 @@ def signals(message: Message, body: str, first_name: str) -> dict[str, float]:
     opening = lower[:300]
     sender_domain = message.sender.email.rsplit("@", 1)[-1] if message.sender else ""
     to_names = " ".join(a.name.lower() + " " + a.email for a in message.to)
+    recruiting = len(_RECRUITING.findall(f"{lower} {message.subject.lower()}"))
+    bulk = (message.list_unsubscribe or bool(message.list_id) or message.auto_submitted not in ("", "no")
+            or message.precedence in ("bulk", "list", "junk"))
+    quoted = "\n".join(_QUOTED.findall(message.text[: 2 * MAX_FEATURE_CHARS]))
+    platform = sender_platform(message)
     return {
         "recipients_log": math.log1p(message.recipient_count),
         "single_recipient": float(message.recipient_count == 1),
@@ -148,7 +200,11 @@ def signals(message: Message, body: str, first_name: str) -> dict[str, float]:
         "quoted_lines_log": math.log1p(len(_QUOTED.findall(message.text[: 2 * MAX_FEATURE_CHARS]))),
         "referral_phrases": min(len(_REFERRAL.findall(lower)), 5) / 5,
         "asks_recipient": min(len(_ASKS_YOU.findall(lower)), 3) / 3,
-        "recruiting_terms": min(len(_RECRUITING.findall(f"{lower} {message.subject.lower()}")), 10) / 10,
+        "recruiting_terms": min(recruiting, 10) / 10,
+        "bulk_without_jobs": float(bulk and recruiting == 0),
+        "ats_sender": float(platform == "ats"),
+        "network_sender": float(platform == "network"),
+        "quoted_names_recipient": float(bool(first_name) and _mentions(quoted, first_name)),
         "your_background": min(len(_YOUR_BACKGROUND.findall(lower)), 4) / 4,
         "scam_phrases": min(len(_SCAM.findall(lower)), 4) / 4,
         "bulk_phrases": min(len(_BULK_TEXT.findall(lower)), 4) / 4,
@@ -157,13 +213,30 @@ def signals(message: Message, body: str, first_name: str) -> dict[str, float]:
     }
 
 
+def sender_platform(message: Message) -> str:
+    """"ats" or "network" when an ATS or a professional network delivered the message, else ""."""
+    domain = message.sender.email.rsplit("@", 1)[-1] if message.sender else ""
+    labels = set(re.split(r"[.]", domain.lower()))
+    if labels & ATS_NAMES:
+        return "ats"
+    if labels & NETWORK_NAMES:
+        return "network"
+    return ""
+
+
 def recruiting_evidence(message: Message) -> int:
     """How many recruiting words the subject and body hold; 0 means no positive evidence."""
     return len(_RECRUITING.findall(f"{message.subject} {_strip_quotes(message.text)}".lower()))
 
 
 def _mentions(text: str, name: str) -> bool:
-    return re.search(rf"\b{re.escape(name)}\b", text, re.I) is not None
+    return _name_pattern(name).search(text) is not None
+
+
+@functools.lru_cache(maxsize=1024)
+def _name_pattern(name: str) -> re.Pattern[str]:
+    """The name as a whole word, any case (compiled once per name, not once per message)."""
+    return re.compile(rf"\b{re.escape(name)}\b", re.I)
 
 
 def _strip_quotes(text: str) -> str:

@@ -10,6 +10,7 @@ import shutil
 from pathlib import Path
 
 from .classifier import CARD_FILE, MODEL_FILE
+from .linear import COMPACT_FILE
 
 PREVIOUS = "previous"
 GENERATIONS = 3
@@ -55,4 +56,4 @@ def rollback(model_dir: Path) -> None:
             older.rename(newer)
 
 
-MODEL_NAMES = (MODEL_FILE, CARD_FILE, "report.md", "confusion.png")
+MODEL_NAMES = (MODEL_FILE, COMPACT_FILE, CARD_FILE, "report.md", "confusion.png")

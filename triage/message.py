@@ -18,15 +18,16 @@ from email.errors import MessageError
 from email.header import decode_header, make_header
 from email.message import Message as StdMessage
 
-from bs4 import BeautifulSoup
-
 MAX_TEXT_CHARS = 20_000
 MAX_HTML_BYTES = 400_000
 MAX_PARTS = 200
+MAX_HTML_TEXT_CHARS = 4 * MAX_TEXT_CHARS  # room for whitespace that collapsing removes
+_INVISIBLE = ("script", "style", "title", "template")
 
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]+")
 _MSGID = re.compile(r"<[^<>\s@]+@[^<>\s@]+>")
 _URL = re.compile(r"https?://|www\.", re.I)
+_ESCAPED_BYTE = re.compile("[\udc80-\udcff]")  # how the parser keeps undecodable header bytes
 
 
 class ParseError(ValueError):
@@ -106,20 +107,21 @@ def _parse(raw: bytes, truncated: bool) -> Message:
     if not msg.keys() and not msg.get_payload():
         raise ParseError("no headers and no body")
     text, html_only, links, attachments = _extract_body(msg)
+    headers = _raw_headers(msg)
     return Message(
-        message_id=_first_id(valid_message_ids(_header(msg, "Message-ID"))),
-        subject=_header(msg, "Subject"),
-        sender=_first_address(_addresses(msg, "From")),
-        reply_to=_first_address(_addresses(msg, "Reply-To")),
-        to=_addresses(msg, "To"),
-        cc=_addresses(msg, "Cc"),
-        date=_header(msg, "Date"),
-        in_reply_to=_first_id(valid_message_ids(_header(msg, "In-Reply-To"))),
-        references=valid_message_ids(_header(msg, "References")),
-        list_id=_header(msg, "List-Id"),
-        list_unsubscribe=bool(_header(msg, "List-Unsubscribe")),
-        precedence=_header(msg, "Precedence").lower(),
-        auto_submitted=_header(msg, "Auto-Submitted").lower(),
+        message_id=_first_id(valid_message_ids(_header(headers, "Message-ID"))),
+        subject=_header(headers, "Subject"),
+        sender=_first_address(_addresses(headers, "From")),
+        reply_to=_first_address(_addresses(headers, "Reply-To")),
+        to=_addresses(headers, "To"),
+        cc=_addresses(headers, "Cc"),
+        date=_header(headers, "Date"),
+        in_reply_to=_first_id(valid_message_ids(_header(headers, "In-Reply-To"))),
+        references=valid_message_ids(_header(headers, "References")),
+        list_id=_header(headers, "List-Id"),
+        list_unsubscribe=bool(_header(headers, "List-Unsubscribe")),
+        precedence=_header(headers, "Precedence").lower(),
+        auto_submitted=_header(headers, "Auto-Submitted").lower(),
         text=text[:MAX_TEXT_CHARS],
         html_only=html_only,
         link_count=links,
@@ -136,16 +138,21 @@ def _first_address(addresses: tuple[Address, ...]) -> Address | None:
     return addresses[0] if addresses else None
 
 
-def _header(msg: StdMessage, name: str) -> str:
+RawHeaders = dict[str, list[str]]
+
+
+def _header(headers: RawHeaders, name: str) -> str:
     """Decode an RFC 2047 header leniently; never raises, never returns control chars."""
-    values = _raw_values(msg, name)
+    values = headers.get(name.lower())
     return clean_header_value(_header_raw_decoded(values[0])) if values else ""
 
 
-def _raw_values(msg: StdMessage, name: str) -> list[str]:
-    """Header values as stored (8-bit bytes surrogate-escaped), before any lossy decoding."""
-    wanted = name.lower()
-    return [value for key, value in msg.raw_items() if key.lower() == wanted]
+def _raw_headers(msg: StdMessage) -> RawHeaders:
+    """Header values by lower-cased name, as stored (8-bit bytes surrogate-escaped), in one pass."""
+    headers: RawHeaders = {}
+    for key, value in msg.raw_items():
+        headers.setdefault(key.lower(), []).append(value)
+    return headers
 
 
 def _decode_header_lossy(raw: str) -> str:
@@ -158,13 +165,15 @@ def _decode_header_lossy(raw: str) -> str:
     return "".join(parts)
 
 
-def _addresses(msg: StdMessage, name: str) -> tuple[Address, ...]:
+def _addresses(headers: RawHeaders, name: str) -> tuple[Address, ...]:
     """Split the raw header into addresses first, then decode only the display names.
 
     Decoding first would let an encoded display name such as `Eve\r\nBcc: x@evil` be
     read as an address of its own.
     """
-    values = [_unescape_8bit(v) for v in _raw_values(msg, name)]
+    values = [_unescape_8bit(v) for v in headers.get(name.lower(), [])]
+    if not values:
+        return ()
     out = []
     for display, addr in email.utils.getaddresses(values):
         addr = clean_header_value(addr).lower()
@@ -177,6 +186,8 @@ def _addresses(msg: StdMessage, name: str) -> tuple[Address, ...]:
 def _header_raw_decoded(raw: object) -> str:
     """RFC 2047 words decoded, and raw 8-bit bytes (UTF-8, else Latin-1) turned into text."""
     text = _unescape_8bit(str(raw))
+    if "=?" not in text:  # no encoded words: nothing to decode
+        return text
     try:
         return str(make_header(decode_header(text)))
     except (LookupError, UnicodeError, ValueError, TypeError, AssertionError, MessageError):
@@ -188,7 +199,7 @@ def _header_raw_decoded(raw: object) -> str:
 
 def _unescape_8bit(text: str) -> str:
     """Undo the surrogate escapes the parser uses for non-ASCII header bytes."""
-    if not any("\udc80" <= ch <= "\udcff" for ch in text):
+    if text.isascii() or not _ESCAPED_BYTE.search(text):
         return text
     return _decode_bytes(text.encode("ascii", "surrogateescape"), None)
 
@@ -262,16 +273,37 @@ def _walk(msg: StdMessage) -> Iterator[StdMessage]:
 
 
 def html_to_text(html: str) -> str:
-    """Visible text of an HTML body (scripts and styles dropped), whitespace collapsed."""
+    """Visible text of an HTML body (scripts and styles dropped), whitespace collapsed.
+
+    Lexbor (a C HTML5 parser, via selectolax) does the work; BeautifulSoup is the fallback
+    for input it refuses, and a tag-stripping regex the last resort.
+    """
     html = html[:MAX_HTML_BYTES]
     try:
-        soup = BeautifulSoup(html, "html.parser")
-        for tag in soup(["script", "style", "title", "template"]):
-            tag.decompose()
-        text = soup.get_text(" ")
-    except Exception:  # noqa: BLE001 - bs4 rejects some markup outright; strip tags instead
-        text = re.sub(r"<[^>]*>", " ", re.sub(r"(?is)<(script|style)\b.*?</\1>", " ", html))
+        text = _lexbor_text(html)
+    except Exception:  # noqa: BLE001 - e.g. lone surrogates that cannot be encoded for the parser
+        text = _forgiving_text(html)
+    text = text[:MAX_HTML_TEXT_CHARS]
     return re.sub(r"[ \t\r\f\v]+", " ", re.sub(r"\n\s*\n+", "\n\n", text)).strip()
+
+
+def _lexbor_text(html: str) -> str:
+    from selectolax.lexbor import LexborHTMLParser
+    tree = LexborHTMLParser(html)
+    tree.strip_tags(list(_INVISIBLE))
+    root = tree.root
+    return root.text(separator=" ") if root is not None else ""
+
+
+def _forgiving_text(html: str) -> str:
+    try:
+        from bs4 import BeautifulSoup
+        soup = BeautifulSoup(html, "html.parser")
+        for tag in soup(list(_INVISIBLE)):
+            tag.decompose()
+        return str(soup.get_text(" "))
+    except Exception:  # noqa: BLE001 - bs4 rejects some markup outright; strip tags instead
+        return re.sub(r"<[^>]*>", " ", re.sub(r"(?is)<(script|style)\b.*?</\1>", " ", html))
 
 
 def fingerprint(message: Message, raw: bytes) -> str:

@@ -13,13 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
-from .classifier import Model, Prediction, load_model
+from .classifier import Prediction, load_predictor
 from .config import Account, Config
 from .ledger import LockBusy, Ledger, account_lock, ledger_errors, ledger_path
 from .mailbox import Mailbox
 from .mailstore import MailboxError, MailStore
 from .message import Message
-from .runner import RunOptions, Runner, Tally
+from .runner import Predictor, RunOptions, Runner, Tally
 from .secrets import SecretError, resolve_secret
 
 SecretSink = Callable[[str], None]
@@ -31,13 +31,13 @@ class ModelOnce:
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
-        self.model: Model | None = None
+        self.model: Predictor | None = None
         self._lock = threading.Lock()
 
-    def get(self) -> Model:
+    def get(self) -> Predictor:
         with self._lock:
             if self.model is None:
-                self.model = load_model(self.directory)
+                self.model = load_predictor(self.directory)
             return self.model
 
     def predict(self, messages: Sequence[Message]) -> list[Prediction]:

@@ -14,22 +14,22 @@ import io
 import shutil
 import stat
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
-
-import numpy as np
-from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_support
-from sklearn.model_selection import StratifiedKFold, cross_val_predict
+from typing import TYPE_CHECKING, Callable
 
 from .classifier import (CARD_FILE, MODEL_FILE, RECRUITER_LABELS, SEED, UNSURE, Model, ModelError,
-                         build_pipeline, load_model, save_model, versions)
+                         load_model, save_model, versions)
 from .config import LABELS
 from .features import to_features
 from . import generations
-from .generations import PREVIOUS, RollbackError, shift_generations
+from .facets import facet_scores, facet_tables
+from .generations import MODEL_NAMES, PREVIOUS, RollbackError, shift_generations
 from .message import Message, ParseError, parse_message
 from .statefiles import atomic_write, private_dir
+
+if TYPE_CHECKING:  # NumPy and scikit-learn load when training starts, not with the CLI
+    import numpy as np
 
 HELD_OUT_BUCKETS = 5  # one in five files is held out
 THRESHOLD_FOLDS = 5  # out-of-fold predictions for choosing thresholds
@@ -68,6 +68,7 @@ class Evaluation:
     matrix: list[list[int]]
     unsure: int
     count: int
+    facets: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
 
 
 def load_corpus(*roots: Path) -> list[Example]:
@@ -96,6 +97,7 @@ def data_hash(examples: list[Example]) -> str:
 def choose_thresholds(y: list[str], proba: np.ndarray, labels: list[str],
                       targets: dict[str, float]) -> dict[str, float]:
     """Per recruiter label, the lowest threshold whose out-of-fold precision meets its target."""
+    import numpy as np
     y_arr = np.array(y)
     best = np.array(labels)[proba.argmax(axis=1)]
     top = proba.max(axis=1)
@@ -115,6 +117,8 @@ def choose_thresholds(y: list[str], proba: np.ndarray, labels: list[str],
 
 def evaluate(model: Model, examples: list[Example]) -> Evaluation:
     """Macro-F1, per-label precision/recall/F1 and the confusion matrix (rows: truth)."""
+    import numpy as np
+    from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_support
     truth = [e.label for e in examples]
     predictions = model.predict([e.message for e in examples])
     predicted = [p.label for p in predictions]
@@ -131,8 +135,9 @@ def evaluate(model: Model, examples: list[Example]) -> Evaluation:
                  for i, label in enumerate(LABELS)}
     matrix = confusion_matrix(truth, predicted, labels=columns)[: len(LABELS)].tolist()
     macro = float(f1_score(truth, predicted, labels=list(LABELS), average="macro", zero_division=0))
+    facets = facet_scores([e.message for e in examples], truth, predicted)
     return Evaluation(round(macro, 4), round(loss, 4), round(brier, 4), per_label, matrix,
-                      predicted.count(UNSURE), len(examples))
+                      predicted.count(UNSURE), len(examples), facets)
 
 
 def fit(train: list[Example], targets: dict[str, float],
@@ -149,6 +154,10 @@ def fit_with_folds(train: list[Example], targets: dict[str, float],
     The last `yours` examples are the user's corrections: learned, but left out of choosing
     thresholds (mostly the model's mistakes, they would raise every threshold: measured, 2 of
     128 later messages went from right to unsure)."""
+    import numpy as np
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
+    from .pipeline import build_pipeline
     features = [to_features(e.message) for e in train]
     y = [e.label for e in train]
     params = {} if weights is None else {"classify__sample_weight": np.array(weights)}
@@ -278,7 +287,7 @@ def _keep_previous(model_dir: Path, private: bool) -> None:
         private_dir(previous)
     else:
         previous.mkdir(parents=True, exist_ok=True)
-    for name in (MODEL_FILE, CARD_FILE, "report.md", "confusion.png"):
+    for name in MODEL_NAMES:
         if (model_dir / name).exists():
             atomic_write(previous / name, (model_dir / name).read_bytes(),
                          0o600 if private else stat.S_IMODE((model_dir / name).stat().st_mode))
@@ -300,14 +309,15 @@ def _card(examples: list[Example], train_set: list[Example], held_out: list[Exam
         "versions": versions(), "data_hash": data_hash(examples), "counts": counts,
         "held_out": {"macro_f1": scores.macro_f1, "log_loss": scores.log_loss,
                      "brier": scores.brier, "per_label": scores.per_label,
-                     "unsure": scores.unsure, "count": scores.count},
+                     "unsure": scores.unsure, "count": scores.count, "facets": scores.facets},
         "thresholds": model.thresholds, "precision_targets": targets, "seed": SEED,
         "trained_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
     }
     if independent:
         card["independent"] = {"macro_f1": independent.macro_f1, "log_loss": independent.log_loss,
                                "brier": independent.brier, "per_label": independent.per_label,
-                               "unsure": independent.unsure, "count": independent.count}
+                               "unsure": independent.unsure, "count": independent.count,
+                               "facets": independent.facets}
     return card
 
 
@@ -319,10 +329,10 @@ def write_report(model: Model, model_dir: Path, scores: Evaluation,
              "## Held-out mail (one in five files, chosen by content hash)", "",
              *_score_table(scores), "", "Thresholds (below: `unsure`): " +
              ", ".join(f"{k} {v:.2f}" for k, v in sorted(model.thresholds.items())), "",
-             "![confusion matrix](confusion.png)", ""]
+             "![confusion matrix](confusion.png)", "", *facet_tables(scores.facets)]
     if independent:
         lines += ["## Independent mail (`eval_data/`, written apart from the corpus)", "",
-                  *_score_table(independent), ""]
+                  *_score_table(independent), "", *facet_tables(independent.facets)]
     atomic_write(model_dir / "report.md", "\n".join(lines).encode(), mode)
     _plot_confusion(scores, model_dir / "confusion.png", mode)
 
@@ -343,6 +353,7 @@ def _score_table(scores: Evaluation) -> list[str]:
 
 def _plot_confusion(scores: Evaluation, path: Path, mode: int) -> None:
     import matplotlib
+    import numpy as np
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     matrix = np.array(scores.matrix)

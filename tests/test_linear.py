@@ -1,0 +1,90 @@
+"""The compact NumPy-only model gives the pipeline's numbers, and is refused when it is stale."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from triage.classifier import LinearModel, Model, ModelError, load_model, load_predictor
+from triage.features import to_features
+from triage.linear import COMPACT_FILE, CompactError, CompactModel, char_grams, terms
+from triage.message import parse_message
+
+ROOT = Path(__file__).resolve().parent.parent
+MODELS = ROOT / "models"
+
+AWKWARD = [
+    "Subject: Stellenangebot für Sie\r\nTo: Jürgen Groß <j@x.example>\r\n\r\nHallo Jürgen, "
+    "wären Sie offen für ein Gespräch? Café, naïve, Ångström, ﬁnance (a ligature).\r\n",
+    "Subject: =?utf-8?b?5rGC5Lq644Gu44GU5qGI5YaF?=\r\nTo: a@b.example\r\n\r\n"
+    "田中様、ご経歴を拝見し、ポジションのご紹介です。ご興味はございますか。\r\n",
+    "Subject: x\r\nTo: a@b.example\r\n\r\n\u0301\u0301 e\u0301 ü 안녕하세요 채용 포지션 Привет вакансия\r\n",
+    "Subject: \r\nTo: a@b.example\r\n\r\n\r\n",
+    "Subject: a\r\n\r\n" + "word " * 5000 + "\r\n",
+]
+
+
+@pytest.fixture(scope="module")
+def models() -> tuple[Model, LinearModel]:
+    predictor = load_predictor(MODELS)
+    assert isinstance(predictor, LinearModel), "the shipped model has no usable model.npz"
+    return load_model(MODELS), predictor
+
+
+def messages():
+    raws = [p.read_bytes() for p in sorted((ROOT / "demo" / "mail").glob("*.eml"))]
+    return [parse_message(r) for r in raws + [a.encode() for a in AWKWARD]]
+
+
+def test_compact_probabilities_equal_the_pipeline(models) -> None:
+    full, compact = models
+    features = [to_features(m) for m in messages()]
+    matrix, known = full.vectors(features)
+    expected = full.pipeline.named_steps["classify"].predict_proba(matrix)
+    got, got_known = compact.compact.probabilities(features)
+    assert np.abs(expected - got).max() < 1e-12
+    assert list(known) == got_known
+    assert [p.label for p in full.predict(messages())] == [p.label for p in compact.predict(messages())]
+
+
+def test_terms_are_the_vectorizers_terms(models) -> None:
+    full, _ = models
+    analyzer = full.pipeline.named_steps["features"].transformer_list[0][1] \
+        .named_steps["tfidf"].build_analyzer()
+    for message in messages():
+        text = to_features(message).text
+        assert sorted(terms(text)) == sorted(analyzer(text))
+
+
+def test_a_stale_compact_file_is_not_used(tmp_path: Path) -> None:
+    for name in ("model.joblib", "model_card.json", COMPACT_FILE):
+        shutil.copy2(MODELS / name, tmp_path / name)
+    card = {"data_hash": "another", "trained_at": "2020-01-01T00:00:00+00:00"}
+    with pytest.raises(CompactError, match="another model"):
+        CompactModel.load(tmp_path, card)
+    (tmp_path / COMPACT_FILE).write_bytes(b"not a zip file")
+    assert isinstance(load_predictor(tmp_path), Model)  # falls back to the full pipeline
+    (tmp_path / COMPACT_FILE).unlink()
+    assert isinstance(load_predictor(tmp_path), Model)
+
+
+def test_char_grams_are_the_vectorizers_char_wb_grams(models) -> None:
+    full, _ = models
+    analyzer = dict(full.pipeline.named_steps["features"].transformer_list)["chars"] \
+        .named_steps["tfidf"].build_analyzer()
+    samples = [to_features(m).text[:1000] for m in messages()] + ["a bb ccc dddd  é\tx\n yy", ""]
+    for text in samples:
+        assert sorted(char_grams(text)) == sorted(analyzer(text))
+
+
+def test_a_damaged_pickle_fails_even_though_the_compact_file_is_intact(tmp_path: Path) -> None:
+    for name in ("model.joblib", "model_card.json", COMPACT_FILE):
+        shutil.copy2(MODELS / name, tmp_path / name)
+    assert isinstance(load_predictor(tmp_path), LinearModel)
+    with open(tmp_path / "model.joblib", "ab") as handle:
+        handle.write(b"\0")
+    with pytest.raises(ModelError, match="does not match the SHA-256"):
+        load_predictor(tmp_path)
