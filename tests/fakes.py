@@ -101,6 +101,12 @@ class FakeMailbox:
         box = self.folders[self.selected or "INBOX"]
         return sorted(u for u, flags in box.flags.items() if keyword in flags)
 
+    def can_move(self) -> bool:
+        return True
+
+    def is_all_mail(self, folder: str) -> bool:
+        return False
+
     def hierarchy(self) -> tuple[str, str]:
         return "", "/"
 

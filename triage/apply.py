@@ -117,10 +117,20 @@ class Applier:
         """One STORE per keyword and one MOVE per destination, for plans that did not fail."""
         by_uid = {p.item.uid: p for p in plans}
         live = [a for p in by_uid.values() if p.outcome != FAILURE for a in p.actions]
+        if any(isinstance(a, Move) for a in live) and not self.mbox.can_move():
+            self._note_no_moves()
+            live = [a for a in live if not isinstance(a, Move)]
         for uids, problem in apply_markers(self.mbox, live):
             for uid in uids:
                 by_uid[uid] = _failed(by_uid[uid], problem)
         return [by_uid[p.item.uid] for p in plans]
+
+    def _note_no_moves(self) -> None:
+        """Without MOVE and UIDPLUS a move could delete mail: keywords only, said once."""
+        if not self.ledger.noted("no-move"):
+            log.warning("messages are not moved on this server: it offers neither MOVE nor "
+                        "UIDPLUS, so a move could delete mail; they keep their keyword")
+            self.ledger.note("no-move")
 
 
 MARKERS = (Unlabel, Label, Move)  # in this order: a move last, so the keywords travel with it

@@ -176,6 +176,10 @@ class Runner:
     # -- one folder ----------------------------------------------------------------------
     def process_folder(self, mbox: MailStore, folder: str) -> None:
         """New mail of one folder, batch by batch, moving the watermark after each."""
+        if mbox.is_all_mail(folder):
+            log.warning("%s not processed: on Gmail it shows every message a second time; list "
+                        "INBOX (or the labels you want sorted) in folders instead", folder)
+            return
         state = mbox.select(folder, readonly=self.options.dry_run)
         self.last_state[folder] = state
         self._note_keyword_support(state)
