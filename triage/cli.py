@@ -275,7 +275,9 @@ def _finish(result: AccountResult, quiet: bool) -> int:
     assert tally is not None
     if not quiet or tally.processed or tally.failed or tally.skipped_folders or tally.pending_drafts:
         print(tally.line())
-    if tally.pending_drafts:
+    for problem in tally.folder_errors:
+        fail(EXIT_USAGE, f"{result.account}: {problem}")
+    if tally.pending_drafts or tally.folder_errors:
         return EXIT_USAGE  # labelled, nothing lost; the fix is a Drafts folder or drafts_folder
     return EXIT_FAILED if tally.failed or tally.skipped_folders else EXIT_OK
 

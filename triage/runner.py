@@ -64,6 +64,7 @@ class Tally:
     stopped_early: bool = False
     pending_drafts: int = 0
     skipped_folders: list[str] = field(default_factory=list)
+    folder_errors: list[str] = field(default_factory=list)
 
     @property
     def processed(self) -> int:
@@ -143,6 +144,10 @@ class Runner:
                 self.process_folder(mbox, folder)
             except ValidityChanged as exc:
                 log.warning("%s", exc)
+                self.tally.skipped_folders.append(folder)
+            except FolderError as exc:  # this folder only: the others are still processed
+                log.error("%s", exc)
+                self.tally.folder_errors.append(str(exc))
                 self.tally.skipped_folders.append(folder)
         if harvest and not self.options.dry_run and not self._out_of_time():
             self.harvest_corrections(mbox)
