@@ -69,7 +69,7 @@ class FakeMailbox:
         out = {}
         for uid in uids:
             if uid in box.messages:
-                head = box.messages[uid].split(b"\r\n\r\n")[0].decode("utf-8", "replace")
+                head = box.messages[uid].split(b"\r\n\r\n")[0].decode("utf-8", "surrogateescape")
                 out[uid] = "\r\n".join(l for l in head.split("\r\n") if l.lower().startswith("message-id"))
         return out
 
@@ -100,6 +100,12 @@ class FakeMailbox:
         self._maybe_fail("search")
         box = self.folders[self.selected or "INBOX"]
         return sorted(u for u, flags in box.flags.items() if keyword in flags)
+
+    def can_move(self) -> bool:
+        return True
+
+    def is_all_mail(self, folder: str) -> bool:
+        return False
 
     def hierarchy(self) -> tuple[str, str]:
         return "", "/"

@@ -14,6 +14,9 @@ import socket
 import threading
 from collections import Counter, deque
 from dataclasses import dataclass
+from typing import Callable
+
+Filter = Callable[[bytes], bytes]
 
 
 @dataclass(frozen=True)
@@ -25,6 +28,8 @@ class Rule:
     cut_on_client: bytes | None = None
     cut_on_server: bytes | None = None
     stall_on_client: bytes | None = None
+    client_filter: Filter | None = None  # rewrites what the client sends (emulates a quirk)
+    server_filter: Filter | None = None  # rewrites what the server answers
 
 
 PASS = Rule()
@@ -113,6 +118,8 @@ class FaultProxy:
                      state: dict) -> None:
         try:
             while data := client.recv(65536):
+                if rule.client_filter:
+                    data = rule.client_filter(data)
                 with self._lock:
                     self.client_log += data
                 if rule.stall_on_client and rule.stall_on_client in data:
@@ -131,6 +138,8 @@ class FaultProxy:
             while data := server.recv(65536):
                 if state["stalled"]:
                     continue  # swallow everything: the client waits forever
+                if rule.server_filter:
+                    data = rule.server_filter(data)
                 if rule.cut_on_server and rule.cut_on_server in data:
                     self._cut(state, f"before server said {rule.cut_on_server.decode()}", client, server)
                     return

@@ -208,3 +208,60 @@ def deliver_to_maildir(server: Server, user: str, raw: bytes, folder: str = "INB
 def uuid_hex() -> str:
     import uuid
     return uuid.uuid4().hex[:12]
+
+CACHE = Path(__file__).resolve().parent.parent / ".cache"
+HOODIECROW_MODULES = CACHE / "hoodiecrow" / "node_modules"
+COURIER_TREE = CACHE / "courier" / "root"
+NODE = shutil.which("node")
+TOKEN = "ya29.test-access-token"  # the OAuth2 access token Hoodiecrow accepts
+
+
+def hoodiecrow_missing() -> str | None:
+    """Why Hoodiecrow cannot run here, or None."""
+    if NODE is None:
+        return "node is not installed (apt-get install nodejs npm)"
+    if not (HOODIECROW_MODULES / "hoodiecrow-imap").is_dir():
+        return "hoodiecrow-imap is not in .cache/ (run tests/setup-servers.sh)"
+    return None
+
+
+def courier_missing() -> str | None:
+    """Why Courier-IMAP cannot run here, or None."""
+    if not (COURIER_TREE / "usr/bin/imapd").exists():
+        return "Courier-IMAP is not unpacked in .cache/ (run tests/setup-servers.sh)"
+    return None
+
+
+def _start_announcing(name: str, command: list[str], root: Path, port: int,
+                      env: dict[str, str] | None = None) -> Server:
+    """Start a server that prints "ready PORT" when listening; fail with its output if not."""
+    log = (root / f"{name}.log").open("wb")
+    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
+                               env={**os.environ, **(env or {})})
+    try:
+        wait_for_greeting(port)
+    except RuntimeError:
+        process.kill()
+        raise RuntimeError(f"{name} did not start: {(root / f'{name}.log').read_text()}")
+    return Server(name, port, process, root)
+
+
+def start_hoodiecrow(root: Path, mode: str, user: str = "alice") -> Server:
+    """Hoodiecrow 2.1 in `mode` "plain" (special-use Drafts) or "gmail" (X-GM-EXT-1, [Gmail]/…)."""
+    assert NODE is not None
+    root.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    script = Path(__file__).resolve().parent / "hoodiecrow.js"
+    return _start_announcing(f"hoodiecrow-{mode}",
+                             [NODE, str(script), str(port), mode, user, PASSWORD, TOKEN], root,
+                             port, {"NODE_PATH": str(HOODIECROW_MODULES)})
+
+
+def start_courier(root: Path) -> Server:
+    """Courier-IMAP 5.0 from Debian's packages behind tests/courierfront.py's login."""
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "home").mkdir(exist_ok=True)
+    port = free_port()
+    front = Path(__file__).resolve().parent / "courierfront.py"
+    return _start_announcing("courier", [sys.executable, str(front), str(COURIER_TREE),
+                                         str(root / "home"), str(port), PASSWORD], root, port)

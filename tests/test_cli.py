@@ -68,3 +68,27 @@ def test_missing_config_is_a_usage_error(tmp_path, capsys) -> None:
 def test_console_script_entry_point() -> None:
     done = subprocess.run([sys.executable, "-m", "triage", "--version"], capture_output=True, text=True)
     assert done.returncode == 0 and done.stdout.startswith("triage ")
+
+
+def _redacted(text: str) -> str:
+    import logging
+
+    from triage.cli import Redactor
+    record = logging.LogRecord("t", logging.WARNING, __file__, 1, "%s", (text,), None)
+    Redactor().filter(record)
+    return record.getMessage()
+
+
+def test_redaction_replaces_whole_tokens_only(monkeypatch) -> None:
+    import base64
+
+    from triage.cli import Redactor
+    monkeypatch.setattr(Redactor, "secrets", set())
+    Redactor.secrets.add("x")
+    assert _redacted("syntax error near x") == "syntax error near ***"
+    assert _redacted('password="x", other=x;') == 'password="***", other=***;'
+    Redactor.secrets.add("ya29.tok")
+    sasl = base64.b64encode(b"user=dana@example.com\x01auth=Bearer ya29.tok\x01\x01").decode()
+    assert _redacted(f"sent {sasl} and ya29.tok") == "sent *** and ***"
+    assert _redacted("> b'A001 LOGIN dana \"hunter2\"'") == "> b'A001 LOGIN ***"
+    assert _redacted("the login for 'dana' was refused") == "the login for 'dana' was refused"

@@ -210,3 +210,41 @@ def test_an_account_identity_table_is_a_known_key_but_the_field_name_is_not(tmp_
     assert error_of(tmp_path, text=BASE.format(extra='identity = "x"')) == (
         f"accounts[0].identity is not a known key in {tmp_path / 'config.toml'}; known keys: "
         + ", ".join(sorted(k for k in ACCOUNT_KEYS)))
+
+
+PRESET = """
+[[accounts]]
+name = "work"
+username = "me@example.com"
+{extra}
+[me]
+name = "Dana Smith"
+email = "dana@example.com"
+"""
+
+
+def test_a_provider_preset_fills_the_server_and_any_key_overrides_it(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(PRESET.format(extra='provider = "gmail"\ntoken_command = "oama access me"'))
+    account = load_config(path).accounts[0]
+    assert (account.host, account.port, account.security, account.auth, account.drafts_folder) \
+        == ("imap.gmail.com", 993, "tls", "xoauth2", "[Gmail]/Drafts")
+    assert account.token_command == "oama access me" and account.password_command is None
+    path.write_text(PRESET.format(extra='provider = "fastmail"\nport = 1993\n'
+                                        'password_command = "pass mail"'))
+    account = load_config(path).accounts[0]
+    assert (account.host, account.port, account.auth) == ("imap.fastmail.com", 1993, "password")
+
+
+def test_provider_and_token_command_errors_name_the_key(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(PRESET.format(extra='provider = "hotmail"\npassword_env = "P"'))
+    with pytest.raises(ConfigError, match=r"accounts\[0\]\.provider must be one of gmail, "
+                                          r"outlook, .*got 'hotmail'"):
+        load_config(path)
+    path.write_text(PRESET.format(extra='provider = "outlook"'))
+    with pytest.raises(ConfigError, match=r"password_env is missing: set token_command"):
+        load_config(path)
+    path.write_text(PRESET.format(extra='provider = "icloud"\ntoken_command = "x"'))
+    with pytest.raises(ConfigError, match=r"token_command needs auth = \"xoauth2\""):
+        load_config(path)

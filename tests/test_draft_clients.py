@@ -214,6 +214,16 @@ class RefusesKeywords:
         self.appended.append(flags)
         return b"[APPENDUID 7 42] Append completed."
 
+    def has_capability(self, capability: str) -> bool:
+        return False
+
+    def select_folder(self, folder: str, readonly: bool = False) -> dict[bytes, object]:
+        return {b"UIDVALIDITY": 7, b"UIDNEXT": 43, b"EXISTS": 1, b"PERMANENTFLAGS": (b"\\*",)}
+
+    def get_flags(self, uids: list[int]) -> dict[int, tuple[bytes, ...]]:
+        """The flags as APPENDed (Mailbox checks that \\Draft was kept)."""
+        return {uid: tuple(self.appended[-1]) for uid in uids if uid == 42}
+
 
 def test_a_server_refusing_the_keyword_still_gets_the_draft(caplog) -> None:
     client = RefusesKeywords()

@@ -101,3 +101,13 @@ def test_since_with_a_bad_date_is_a_usage_error(dovecot_account: Account, capsys
         run(dovecot_account.config(), "--since", "last tuesday")
     assert exit_.value.code == 2
     assert "'last tuesday' is not a date like 2026-01-31" in capsys.readouterr().err
+
+
+def test_a_missing_folder_is_named_and_the_other_folders_are_still_processed(
+        dovecot_account: Account, samples, capsys) -> None:
+    dovecot_account.append(samples["other"][:2])
+    assert run(dovecot_account.config(folders=["Nope", "INBOX"])) == 2
+    captured = capsys.readouterr()
+    assert "folder 'Nope'" in captured.err and "2 new" in captured.out
+    assert "not processed this run: Nope" in captured.out
+    assert labelled(dovecot_account) == 2

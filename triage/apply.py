@@ -16,7 +16,7 @@ from typing import Sequence
 
 from .ledger import FAILED, DraftRecord, Ledger
 from .mailstore import FolderError, FolderState, MailStore, ProtocolError, ValidityChanged
-from .plan import FAILURE, Action, Draft, Item, Label, Move, Plan, Record, Unlabel
+from .plan import FAILURE, RECOGNISED, Action, Draft, Item, Label, Move, Plan, Record, Unlabel
 from .replies import DRAFT_KEYWORD, Reply
 
 log = logging.getLogger(__name__)
@@ -47,6 +47,9 @@ class Applier:
         for plan in plans:
             plan, added, waits = self._drafts_of(plan)
             drafts += added
+            if waits:  # the message stays where its pending draft will look for it
+                plan = replace(plan, actions=tuple(a for a in plan.actions
+                                                   if not isinstance(a, Move)))
             done.append(plan)
             pending += [plan] if waits else []
         self._reselect(state)
@@ -56,6 +59,8 @@ class Applier:
                 for action in plan.actions:
                     if isinstance(action, Record):
                         self.ledger.record(action.decision)
+            self.ledger.adopt_pending_drafts(state.name, state.uidvalidity, {
+                p.item.fingerprint: p.item.uid for p in done if p.outcome == RECOGNISED})
             for plan in pending:
                 if plan.outcome != FAILURE:
                     self.ledger.add_pending_draft(state.name, state.uidvalidity, plan.item.uid,
@@ -112,10 +117,20 @@ class Applier:
         """One STORE per keyword and one MOVE per destination, for plans that did not fail."""
         by_uid = {p.item.uid: p for p in plans}
         live = [a for p in by_uid.values() if p.outcome != FAILURE for a in p.actions]
+        if any(isinstance(a, Move) for a in live) and not self.mbox.can_move():
+            self._note_no_moves()
+            live = [a for a in live if not isinstance(a, Move)]
         for uids, problem in apply_markers(self.mbox, live):
             for uid in uids:
                 by_uid[uid] = _failed(by_uid[uid], problem)
         return [by_uid[p.item.uid] for p in plans]
+
+    def _note_no_moves(self) -> None:
+        """Without MOVE and UIDPLUS a move could delete mail: keywords only, said once."""
+        if not self.ledger.noted("no-move"):
+            log.warning("messages are not moved on this server: it offers neither MOVE nor "
+                        "UIDPLUS, so a move could delete mail; they keep their keyword")
+            self.ledger.note("no-move")
 
 
 MARKERS = (Unlabel, Label, Move)  # in this order: a move last, so the keywords travel with it

@@ -6,12 +6,14 @@ Nothing imports this module; it only calls the core.
 from __future__ import annotations
 
 import argparse
+import base64
 import datetime as dt
 import hashlib
 import os
 from importlib import resources
 import json
 import logging
+import re
 import signal
 import sqlite3
 import sys
@@ -28,7 +30,7 @@ from .locations import (choose_model, shipped_corpus_dir, shipped_eval_dir, ship
                         user_model_dir)
 from .doctor import FAIL, OK, Check, check_account, check_model
 from .ledger import LockBusy, Ledger, corrections_dir, ledger_path
-from .mailstore import AuthError, FolderError, MailboxError
+from .mailstore import AuthError, FolderError, MailboxError, ProtocolError
 from .message import Message, ParseError, parse_message
 from .replies import preview, template_environment
 from .report import to_json, to_text
@@ -59,17 +61,36 @@ EXIT_CODES = f"""exit codes:
 
 
 class Redactor(logging.Filter):
-    """Replaces every registered secret in log records by '***'."""
+    """Replaces registered secrets in log records by '***': as whole tokens, inside base64
+    (an OAuth2 SASL payload), and the arguments of IMAP LOGIN and AUTHENTICATE commands.
+
+    A secret is replaced where it stands alone (between spaces, quotes or punctuation), never
+    inside a longer word: password "x" leaves "syntax" alone.
+    """
 
     secrets: set[str] = set()
+    _AUTH = re.compile(r"\b(LOGIN|AUTHENTICATE) \S.*")  # IMAP commands, upper case
+    _BASE64 = re.compile(r"[A-Za-z0-9+/]{16,}={0,2}")
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if self.secrets:
-            text = record.getMessage()
-            for secret in self.secrets:
-                text = text.replace(secret, "***")
-            record.msg, record.args = text, None
+        text = record.getMessage()
+        redacted = self._AUTH.sub(lambda m: f"{m.group(1)} ***", text)
+        redacted = self._BASE64.sub(self._payload, redacted)
+        for secret in self.secrets:
+            redacted = re.sub(rf"(?<![^\s\"'=:,;(\[{{<]){re.escape(secret)}(?![^\s\"',;)\]}}>.])",
+                              "***", redacted)
+        if redacted != text:
+            record.msg, record.args = redacted, None
         return True
+
+    def _payload(self, match: re.Match[str]) -> str:
+        """A base64 word that decodes to text holding a secret (a SASL string) becomes '***'."""
+        try:
+            decoded = base64.b64decode(match.group(0) + "=" * (-len(match.group(0)) % 4))
+        except ValueError:
+            return match.group(0)
+        text = decoded.decode("latin-1")
+        return "***" if any(s in text for s in self.secrets) else match.group(0)
 
 
 def setup_logging(verbosity: int) -> None:
@@ -279,6 +300,8 @@ def _finish_json(result: AccountResult, planned: list[str]) -> int:
         record = jsonout.run_problem(result.account, "error", str(result.error), code)
     else:
         assert result.tally is not None
+        for problem in result.tally.folder_errors:
+            fail(EXIT_USAGE, f"{result.account}: {problem}")
         record = jsonout.run_summary(result.tally, planned, _tally_code(result.tally))
     print(jsonout.line(record))
     return int(record["exit_code"])
@@ -297,12 +320,14 @@ def _finish(result: AccountResult, quiet: bool) -> int:
     assert tally is not None
     if not quiet or tally.processed or tally.failed or tally.skipped_folders or tally.pending_drafts:
         print(tally.line())
+    for problem in tally.folder_errors:
+        fail(EXIT_USAGE, f"{result.account}: {problem}")
     return _tally_code(tally)
 
 
 def _tally_code(tally: Tally) -> int:
-    """A finished run's exit code: drafts waiting for a folder, failures, or success."""
-    if tally.pending_drafts:
+    """A finished run's exit code: drafts waiting or folders unusable, failures, or success."""
+    if tally.pending_drafts or tally.folder_errors:
         return EXIT_USAGE  # labelled, nothing lost; the fix is a Drafts folder or drafts_folder
     return EXIT_FAILED if tally.failed or tally.skipped_folders else EXIT_OK
 
@@ -313,6 +338,8 @@ def account_failure(name: str, exc: SecretError | MailboxError) -> int:
         return fail(EXIT_AUTH, f"{name}: {exc}")
     if isinstance(exc, FolderError):
         return fail(EXIT_USAGE, f"{name}: {exc}")
+    if isinstance(exc, ProtocolError):
+        return fail(EXIT_FAILED, f"{name}: {exc}")
     return fail(EXIT_CONNECTION, f"{name}: {exc}")
 
 

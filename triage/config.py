@@ -15,6 +15,7 @@ from .configcheck import ConfigError, Where as _Where, get as _get, is_atom as _
     is_loopback, keys_of as _keys_of, known_keys as _known_keys, positive as _positive, \
     required as _required, table as _table, text as _text
 from .locations import choose_model
+from .providers import PRESETS, with_preset
 
 LABELS = ("targeted", "referral", "mass", "other")
 STANCES = ("open", "selective", "not-looking")
@@ -53,6 +54,7 @@ class Account:
     auth: str = "password"
     password_env: str | None = None
     password_command: str | None = None
+    token_command: str | None = None
     password_file: str | None = None
     keyring: bool = False
     ca_file: str | None = None
@@ -120,7 +122,7 @@ class Config:
 
 
 # keys of an [[accounts]] table: the Account fields, with its identity given as [accounts.me]
-ACCOUNT_KEYS = tuple(k for k in _keys_of(Account) if k != "identity") + ("me",)
+ACCOUNT_KEYS = tuple(k for k in _keys_of(Account) if k != "identity") + ("me", "provider")
 
 
 def default_config_path() -> Path:
@@ -187,8 +189,12 @@ def _account(data: Any, where: _Where) -> Account:
     for secret_key in ("password", "token"):
         if secret_key in data:
             raise where.error(secret_key, "must not hold a secret in clear; use password_env, "
-                              "password_command, password_file or keyring")
+                              "password_command, token_command, password_file or keyring")
     _known_keys(data, ACCOUNT_KEYS, where)
+    provider = data.get("provider")
+    if provider is not None and provider not in PRESETS:
+        raise where.error("provider", f"must be one of {', '.join(PRESETS)}, got {provider!r}")
+    data = with_preset(data)
     host = _required(data, "host", where)
     if any(c.isspace() for c in host) or len(host) > 253:
         raise where.error("host", f"must be a host name or IP address (no spaces), got {host[:60]!r}")
@@ -218,10 +224,15 @@ def _account(data: Any, where: _Where) -> Account:
     batch_size = int(_positive(data, "batch_size", 100, where))
     if batch_size > MAX_BATCH:
         raise where.error("batch_size", f"must be at most {MAX_BATCH}, got {batch_size}")
-    sources = [k for k in ("password_env", "password_command", "password_file") if data.get(k)]
+    sources = [k for k in ("password_env", "password_command", "password_file", "token_command")
+               if data.get(k)]
     if not sources and not data.get("keyring"):
-        raise where.error("password_env", "is missing: set one of password_env, password_command, "
-                          "password_file or keyring = true")
+        hint = "token_command (it prints a fresh OAuth2 access token)" if auth != "password" \
+            else "one of password_env, password_command, password_file or keyring = true"
+        raise where.error("password_env", f"is missing: set {hint}")
+    if data.get("token_command") and auth == "password":
+        raise where.error("token_command", "needs auth = \"xoauth2\" or \"oauthbearer\" (it "
+                          "prints an OAuth2 access token); for a password use password_command")
     default_port = {"tls": 993, "starttls": 143, "plain": 143}[security]
     port = _get(data, "port", int, where, default_port)
     if not 0 < port < 65536:
@@ -235,6 +246,7 @@ def _account(data: Any, where: _Where) -> Account:
         auth=auth,
         password_env=env,
         password_command=_text(data, "password_command", where),
+        token_command=_text(data, "token_command", where),
         password_file=_text(data, "password_file", where),
         keyring=bool(_get(data, "keyring", bool, where, False)),
         ca_file=ca_file,

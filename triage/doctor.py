@@ -15,7 +15,7 @@ from .classifier import ModelError, load_model
 from .config import Account, Config
 from .learn import correction_folders
 from .mailbox import Mailbox
-from .mailstore import AuthError, FolderError, MailboxError, MailStore
+from .mailstore import AuthError, FolderError, MailboxError
 from .secrets import SecretError, resolve_secret
 
 OK, NOTE, FAIL = "ok", "note", "FAIL"
@@ -71,25 +71,36 @@ def check_account(config: Config, account: Account,
 
 def _capabilities(mbox: Mailbox, name: str) -> Iterator[Check]:
     for cap, without in (("IDLE", "watch polls with NOOP instead"),
-                         ("MOVE", "moves use COPY + flag + UID EXPUNGE (needs UIDPLUS)"),
-                         ("UIDPLUS", "moves are refused; keywords still work"),
+                         ("MOVE", "moves use COPY + flag + UID EXPUNGE of only those messages "
+                                  "(needs UIDPLUS)"),
+                         ("UIDPLUS", "no expunge of single messages"),
                          ("SPECIAL-USE", "Drafts and Sent are found by name")):
         offered = mbox.has(cap)
         yield Check(OK if offered else NOTE, name,
                     f"{cap} offered" if offered else f"{cap} not offered: {without}")
+    if not mbox.can_move():
+        yield Check(NOTE, name, "without MOVE or UIDPLUS no message is moved (move_to is ignored, "
+                                "keywords only), because a move could delete mail")
+    if mbox.gmail:
+        yield Check(OK, name, "X-GM-EXT-1 offered: labels are Gmail labels, drafts go to the "
+                              "\\Drafts folder, [Gmail]/All Mail is never processed")
 
 
-def _folders(config: Config, account: Account, mbox: MailStore) -> Iterator[Check]:
+def _folders(config: Config, account: Account, mbox: Mailbox) -> Iterator[Check]:
     name = account.name
     for folder in account.folders:
+        if mbox.is_all_mail(folder):
+            yield Check(NOTE, name, f"{folder} is skipped: on Gmail it shows every message again")
+            continue
         if not mbox.folder_exists(folder):
             yield Check(FAIL, name, f"folder {folder!r} does not exist; fix `folders` in "
                                     f"{config.path}", "folder")
             continue
         state = mbox.select(folder)  # read-write: PERMANENTFLAGS is only listed after SELECT
         keywords = "allowed" if state.keywords_allowed else "NOT allowed: labels kept in the ledger only"
+        kind = "Gmail labels" if mbox.gmail else "keywords"
         yield Check(OK, name, f"{folder} (UIDVALIDITY {state.uidvalidity}, {state.exists} "
-                              f"messages); keywords {keywords}")
+                              f"messages); {kind} {keywords}")
     if config.drafts.enabled:
         try:
             yield Check(OK, name, f"drafts go to {mbox.drafts_folder(account.drafts_folder)!r}")

@@ -34,6 +34,7 @@ def run_summary(tally: Tally, planned: list[str], exit_code: int) -> Record:
             "failed": tally.failed, "already_done": tally.recognised,
             "corrections": tally.corrections, "dry_run": tally.dry_run,
             "stopped_early": tally.stopped_early, "skipped_folders": list(tally.skipped_folders),
+            "folder_errors": list(tally.folder_errors),
             "plan": planned, "exit_code": exit_code}
 
 

@@ -143,7 +143,10 @@ class Harvester:
         """Correction folders first, then changed keywords in the watched folders."""
         missing = []
         for label, folder in correction_folders(self.mbox, self.account).items():
-            if self.mbox.folder_exists(folder):
+            if any(folder.upper() == f.upper() for f in (*self.account.folders, "INBOX")):
+                log.warning("correction folder %r is a folder triage processes; refused (its "
+                            "mail is not a correction)", folder)
+            elif self.mbox.folder_exists(folder):
                 self.from_folder(label, folder)
             else:
                 missing.append(folder)

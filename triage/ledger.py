@@ -224,6 +224,8 @@ class Ledger:
                             (retired, folder, uidvalidity))
             self.db.execute("UPDATE folders SET last_uid = 0 WHERE folder = ? AND uidvalidity = ?",
                             (folder, uidvalidity))
+            self.db.execute("UPDATE pending_drafts SET uidvalidity = ? WHERE folder = ? AND "
+                            "uidvalidity = ?", (retired, folder, uidvalidity))  # old UIDs: void
 
     def fingerprints_at(self, folder: str, uidvalidity: int, up_to: int, limit: int = 3) -> dict[int, str]:
         """The highest recorded UIDs ≤ `up_to` whose fingerprint is a Message-ID → that id."""
@@ -348,6 +350,21 @@ class Ledger:
         return {int(uid): str(label) for uid, label in self.db.execute(
             "SELECT uid, label FROM pending_drafts WHERE folder = ? AND uidvalidity = ? "
             "ORDER BY uid", (folder, uidvalidity))}
+
+    def adopt_pending_drafts(self, folder: str, uidvalidity: int, found: dict[str, int]) -> None:
+        """Pending drafts recorded under an older numbering of `folder` move to the UIDs their
+        messages (fingerprint → UID in `found`) have now."""
+        if not found:
+            return
+        rows = self.db.execute(
+            "SELECT p.uidvalidity, p.uid, m.fingerprint FROM pending_drafts p JOIN messages m ON "
+            "m.folder = p.folder AND m.uidvalidity = p.uidvalidity AND m.uid = p.uid "
+            "WHERE p.folder = ? AND p.uidvalidity != ?", (folder, uidvalidity)).fetchall()
+        for old_validity, old_uid, key in rows:
+            if key in found:
+                self.db.execute("UPDATE OR IGNORE pending_drafts SET uidvalidity = ?, uid = ? WHERE "
+                                "folder = ? AND uidvalidity = ? AND uid = ?",
+                                (uidvalidity, found[key], folder, old_validity, old_uid))
 
     def drop_pending_draft(self, folder: str, uidvalidity: int, uid: int) -> None:
         self.db.execute("DELETE FROM pending_drafts WHERE folder = ? AND uidvalidity = ? AND uid = ?",

@@ -4,6 +4,11 @@ Wraps IMAPClient and turns its many exception types into the errors of mailstore
 byte the server sends is read through the bounds of transport.py (line, literal and answer
 sizes, and the run's deadline inside every wait); breaking one is a `ServerFault`, running
 out of time a `DeadlineError`, and neither is retried.
+
+Server differences handled here: Gmail (X-GM-EXT-1: labels instead of keywords, `[Gmail]/All
+Mail` is a second view of every message), servers without MOVE or UIDPLUS (no moves), servers
+that ignore APPEND flags, servers that refuse APPEND into a folder selected read-only
+(Courier), and servers whose `UID SEARCH UID n:*` misses new mail (GNU Mailutils).
 """
 
 from __future__ import annotations
@@ -44,6 +49,8 @@ CHUNK = 200  # UIDs per FETCH/STORE command, keeps lines far below server limits
 DRAFT_FOLDER_NAMES = ("Drafts", "INBOX.Drafts", "INBOX/Drafts", "Draft", "[Gmail]/Drafts",
                       "Entwürfe", "Brouillons", "Borradores", "Concepten")
 _APPENDUID = re.compile(rb"APPENDUID (\d+) (\d+)")
+_MESSAGE_ID = re.compile(rb"^Message-ID:[ \t]*(<[^>\r\n]{1,500}>)", re.I | re.M)
+MAX_UID = 4294967295  # RFC 3501: UIDs are 32-bit
 MAX_LOOKUP_IDS = 8  # Message-IDs per thread/draft look-up: one SEARCH, bounded whatever the mail says
 IDLE_RENEW = 25 * 60  # re-issue IDLE well before the 29-minute limit of RFC 2177
 _SEARCHABLE = re.compile(r"^[\x21-\x7e\u00a0-\U0010ffff]{1,998}$")
@@ -71,7 +78,9 @@ class Mailbox:
         self.limits = limits  # what the server may send (transport.py); None: imaplib's own
         self.selected: str | None = None
         self.readonly = False
+        self.state: FolderState | None = None  # of the selected folder
         self.stop = threading.Event()  # set by `triage watch` to end a wait early
+        self._noted: set[str] = set()
 
     @classmethod
     def connect(cls, account: Account, secret: str, deadline: float | None = None) -> Mailbox:
@@ -109,6 +118,25 @@ class Mailbox:
         with _translated("reading capabilities"):
             return bool(self.client.has_capability(capability))
 
+    @property
+    def gmail(self) -> bool:
+        """True on Gmail (X-GM-EXT-1): labels are X-GM-LABELS, not keywords."""
+        return self.has("X-GM-EXT-1")
+
+    def can_move(self) -> bool:
+        """MOVE, or COPY + UID EXPUNGE of only our UIDs (UIDPLUS); else moving would leave
+        originals flagged \\Deleted for the next expunge by any client to delete."""
+        return self.has("MOVE") or self.has("UIDPLUS")
+
+    def is_all_mail(self, folder: str) -> bool:
+        """True for Gmail's \\All folder, which shows every message a second time."""
+        return self.gmail and self.special_folder(b"\\All") == folder
+
+    def _note_once(self, key: str, text: str, *args: object) -> None:
+        if key not in self._noted:
+            self._noted.add(key)
+            log.warning(text, *args)
+
     # -- reading ---------------------------------------------------------------------
     def select(self, folder: str, readonly: bool = False) -> FolderState:
         """SELECT (or EXAMINE) `folder` and report UIDVALIDITY, UIDNEXT and keyword support."""
@@ -121,21 +149,49 @@ class Mailbox:
             raise ServerFault(f"the server sent no valid UIDVALIDITY for {folder!r} "
                                f"(got {_text(info.get(b'UIDVALIDITY'))[:40]!r}); without it UIDs "
                                "cannot be trusted, so nothing in this folder is touched")
-        return FolderState(folder, validity, _number(info.get(b"UIDNEXT")) or 0,
-                           "\\*" in permanent, _number(info.get(b"EXISTS")) or 0)
+        self.state = FolderState(folder, validity, _number(info.get(b"UIDNEXT")) or 0,
+                                 "\\*" in permanent or self.gmail,
+                                 _number(info.get(b"EXISTS")) or 0)
+        return self.state
 
     def new_uids(self, after_uid: int, since: dt.date | None) -> list[int]:
         """UIDs above `after_uid` (optionally arrived since a date), ascending.
 
         Filters the result, because `UID SEARCH UID n:*` returns the highest UID even when
-        nothing is new.
+        nothing is new; and when the scan finds nothing although the server reports mail
+        above `after_uid`, scans again with an explicit upper bound (GNU Mailutils answers
+        `UID n:*` with nothing).
         """
-        criteria: list[object] = ["UID", f"{int(after_uid) + 1}:*"]
-        if since is not None:
-            criteria += ["SINCE", since]
+        found = self._search_uids(f"{int(after_uid) + 1}:*", since, after_uid)
+        if found or self._highest_uid() <= after_uid:
+            return found
+        found = self._search_uids(f"{after_uid + 1}:{MAX_UID}", since, after_uid)
+        if found:
+            self._note_once("uid-star", "%s: the server's answer to UID SEARCH UID %d:* missed "
+                            "%d new messages; using an explicit upper bound instead",
+                            self.selected, after_uid + 1, len(found))
+        return found
+
+    def _search_uids(self, uid_set: str, since: dt.date | None, after_uid: int) -> list[int]:
+        criteria: list[object] = ["UID", uid_set] + (["SINCE", since] if since else [])
         with _translated("searching for new mail"):
             found: SearchIds = self.client.search(criteria)
         return sorted(int(u) for u in found if int(u) > after_uid)
+
+    def _highest_uid(self) -> int:
+        """The highest UID the selected folder holds, from what SELECT reported (or a FETCH)."""
+        state = self.state
+        if state is None or state.exists == 0:
+            return 0
+        if state.uidnext:
+            return state.uidnext - 1
+        with _translated("fetching the UID of the newest message"):
+            self.client.use_uid = False
+            try:
+                response = self.client.fetch([state.exists], ["UID"])
+            finally:
+                self.client.use_uid = True
+        return max((int(d.get(b"UID", 0)) for d in response.values()), default=0)
 
     def fetch(self, uids: Sequence[int], max_bytes: int) -> list[Fetched]:
         """Flags, then at most `max_bytes` of each message (BODY.PEEK: never sets \\Seen).
@@ -147,8 +203,9 @@ class Mailbox:
         out: list[Fetched] = []
         per_fetch = max(1, BODY_BYTES_PER_FETCH // (max_bytes + 1))
         for chunk in chunks(uids):
+            items = ["RFC822.SIZE", "FLAGS"] + (["X-GM-LABELS"] if self.gmail else [])
             with _translated("fetching sizes and flags"):
-                meta = self.client.fetch(chunk, ["RFC822.SIZE", "FLAGS"])
+                meta = self.client.fetch(chunk, items)
             present = [u for u in chunk if u in meta]
             bodies: dict[int, bytes] = {}
             for group in chunks(present, per_fetch):
@@ -156,7 +213,8 @@ class Mailbox:
             for uid in present:
                 if uid in bodies:
                     raw, size = bodies[uid], _number(meta[uid].get(b"RFC822.SIZE")) or 0
-                    flags = tuple(_text(f) for f in meta[uid].get(b"FLAGS", ()))
+                    flags = tuple(_text(f) for f in (*meta[uid].get(b"FLAGS", ()),
+                                                       *meta[uid].get(b"X-GM-LABELS", ())))
                     out.append(Fetched(uid, raw[:max_bytes], size, flags,
                                        len(raw) > max_bytes or size > max_bytes))
         return out
@@ -170,7 +228,7 @@ class Mailbox:
         out = {}
         for uid, data in response.items():
             raw = next((v for k, v in data.items() if k.startswith(b"BODY[HEADER")), b"") or b""
-            out[int(uid)] = raw.decode("utf-8", "replace")
+            out[int(uid)] = raw.decode("utf-8", "surrogateescape")  # 8-bit bytes kept
         return out
 
     def _bodies(self, uids: list[int], limit: int) -> dict[int, bytes]:
@@ -198,35 +256,48 @@ class Mailbox:
 
     # -- labelling ---------------------------------------------------------------------
     def add_keyword(self, uids: Sequence[int], keyword: str) -> None:
-        """STORE +FLAGS.SILENT keyword on these UIDs, one command per chunk."""
+        """STORE +FLAGS.SILENT keyword on these UIDs (a Gmail label on Gmail), per chunk."""
         for chunk in chunks(uids):
             with _translated(f"storing keyword {keyword}"):
-                self.client.add_flags(chunk, [keyword], silent=True)
+                if self.gmail:
+                    self.client.add_gmail_labels(chunk, [keyword])
+                else:
+                    self.client.add_flags(chunk, [keyword], silent=True)
 
     def remove_keyword(self, uids: Sequence[int], keyword: str) -> None:
-        """STORE -FLAGS.SILENT keyword on these UIDs, one command per chunk."""
+        """STORE -FLAGS.SILENT keyword on these UIDs (the Gmail label on Gmail), per chunk."""
         for chunk in chunks(uids):
             with _translated(f"removing keyword {keyword}"):
-                self.client.remove_flags(chunk, [keyword], silent=True)
+                if self.gmail:
+                    self.client.remove_gmail_labels(chunk, [keyword])
+                else:
+                    self.client.remove_flags(chunk, [keyword], silent=True)
 
     def move(self, uids: Sequence[int], folder: str) -> None:
-        """MOVE when offered; else COPY, then flag and UID EXPUNGE only those UIDs (UIDPLUS)."""
+        """MOVE when offered; else COPY, then flag and UID EXPUNGE only those UIDs (UIDPLUS).
+
+        Refused without both: a COPY and `\\Deleted` would leave the originals for any
+        client's next EXPUNGE to delete, and triage never deletes mail.
+        """
+        if not self.can_move():
+            raise ProtocolError(f"the server offers neither MOVE nor UIDPLUS, so a move to "
+                                 f"{folder!r} could delete mail; not moved (keyword only)")
         if not self.folder_exists(folder):
             raise FolderError(f"folder {folder!r} does not exist; create it in your mail client "
                               "or change move_to in the config")
         for chunk in chunks(uids):
-            with _translated(f"moving to {folder}", folder):
+            with _translated(f"moving to {folder}", folder, writing=True):
                 if self.client.has_capability("MOVE"):
                     self.client.move(chunk, folder)
                     continue
                 self.client.copy(chunk, folder)
                 self.client.add_flags(chunk, [b"\\Deleted"], silent=True)
-                if self.client.has_capability("UIDPLUS"):
-                    self.client.uid_expunge(chunk)
+                self.client.uid_expunge(chunk)
 
     def keyword_uids(self, keyword: str, since: dt.date | None = None) -> list[int]:
-        """UIDs in the selected folder that carry `keyword` (optionally arrived since), ascending."""
-        criteria: list[object] = ["KEYWORD", keyword] + (["SINCE", since] if since else [])
+        """UIDs in the selected folder that carry `keyword` (the label on Gmail), ascending."""
+        kind = "X-GM-LABELS" if self.gmail else "KEYWORD"
+        criteria: list[object] = [kind, keyword] + (["SINCE", since] if since else [])
         with _translated(f"searching for keyword {keyword}"):
             return sorted(int(u) for u in self.client.search(criteria))
 
@@ -253,8 +324,10 @@ class Mailbox:
 
     # -- drafts ------------------------------------------------------------------------
     def folder_exists(self, folder: str) -> bool:
+        """True only when LIST returns exactly this name (a server may answer with another)."""
         with _translated("listing folders"):
-            return bool(self.client.folder_exists(folder))
+            listed = self.client.list_folders("", folder)
+        return any(_same_folder(str(name), folder) for _, _, name in listed)
 
     def special_folder(self, attribute: bytes) -> str | None:
         """The folder with a SPECIAL-USE attribute such as b"\\\\Drafts", if the server says."""
@@ -277,7 +350,7 @@ class Mailbox:
                           "exists; create one in your mail client or set drafts_folder")
 
     def find_by_message_id(self, folder: str, message_ids: Sequence[str]) -> list[int]:
-        """UIDs in `folder` (EXAMINEd) whose Message-ID is one of the last few `message_ids`.
+        """UIDs in `folder` (EXAMINEd unless selected) whose Message-ID is one of the last few ids.
 
         One SEARCH whatever the message claims (a few most recent ids, ORed), each id sent
         as a literal so no character of it can change the command.
@@ -288,7 +361,8 @@ class Mailbox:
         criteria: list[object] = ["HEADER", "Message-ID", wanted[0]]
         for value in wanted[1:]:
             criteria = ["OR", "HEADER", "Message-ID", value, *criteria]
-        self.select(folder, readonly=True)
+        if self.selected != folder:  # a folder already selected (even read-write) will do
+            self.select(folder, readonly=True)
         with _translated(f"searching {folder}"):
             return sorted(int(u) for u in self.client.search(criteria))
 
@@ -309,16 +383,18 @@ class Mailbox:
 
     def append_draft(self, folder: str, raw: bytes, keyword: str | None = None) -> int | None:
         """APPEND with \\Draft and \\Seen (the user's own draft is not new mail) and `keyword`
-        if the server takes it; the new UID when the server reports APPENDUID.
+        if the server takes it; the new UID when the server reports APPENDUID (or a
+        search finds it).
 
         Never appends to a folder this connection holds read-only (Courier refuses that):
         after the EXAMINE of a look-up, the folder is SELECTed read-write first (CLOSE is
-        not an option: pymap refuses it on a read-only folder; SELECT changes nothing).
+        not an option: pymap refuses it on a read-only folder; SELECT changes nothing). On
+        servers that drop APPEND flags, \\Draft is STOREd afterwards.
         """
         if self.selected == folder and self.readonly:
             self.select(folder)
         flags = [b"\\Draft", b"\\Seen"]
-        with _translated(f"appending a draft to {folder}", folder):
+        with _translated(f"appending a draft to {folder}", folder, writing=True):
             try:
                 response = self.client.append(folder, raw,
                                               flags=flags + ([keyword.encode()] if keyword else []))
@@ -328,7 +404,29 @@ class Mailbox:
                 log.warning("%s refused keyword %s on a draft; appending without it", folder, keyword)
                 response = self.client.append(folder, raw, flags=flags)
         match = _APPENDUID.search(response if isinstance(response, bytes) else b"")
-        return int(match.group(2)) if match else None
+        uid = int(match.group(2)) if match else None
+        return self._ensure_draft_flag(folder, raw, uid)
+
+    def _ensure_draft_flag(self, folder: str, raw: bytes, uid: int | None) -> int | None:
+        """STORE \\Draft on the appended message when the server did not keep it."""
+        self.select(folder)
+        if uid is None:
+            message_id = _MESSAGE_ID.search(raw.split(b"\r\n\r\n", 1)[0])
+            value = search_value(message_id.group(1).decode("ascii", "replace")) if message_id else None
+            if value is None:
+                return None
+            with _translated(f"searching {folder}"):
+                found = self.client.search(["HEADER", "Message-ID", value])
+            uid = max((int(u) for u in found), default=None)
+            if uid is None:
+                return None
+        with _translated(f"checking the flags of the draft in {folder}"):
+            flags = self.client.get_flags([uid]).get(uid, ())
+            if b"\\Draft" not in flags:
+                self._note_once("draft-flag", "%s dropped the \\Draft flag given with APPEND; "
+                                "storing it afterwards", folder)
+                self.client.add_flags([uid], [b"\\Draft"], silent=True)
+        return uid
 
     # -- waiting ---------------------------------------------------------------------
     def wait_for_news(self, seconds: float) -> bool:
@@ -443,9 +541,19 @@ def _login(client: IMAPClient, account: Account, secret: str) -> None:
         except (LoginError, imaplib.IMAP4.error) as exc:
             if _behind(exc, imaplib.IMAP4.abort):  # imapclient turns a broken answer into a
                 raise                                # LoginError: not a refusal, not exit 3
+            if account.auth != "password":
+                raise AuthError(f"{account.host} refused the OAuth2 access token for "
+                                f"{account.username!r} ({_reason(exc)}); check that the "
+                                f"token_command of account {account.name!r} prints a fresh "
+                                "access token for this user with IMAP scope") from None
             raise AuthError(f"{account.host} refused the login for {account.username!r} "
                             f"({_reason(exc)}); check the password source of account "
                             f"{account.name!r}") from None
+
+
+def _same_folder(listed: str, wanted: str) -> bool:
+    """Folder names compare exactly, except INBOX, which is case-insensitive (RFC 3501)."""
+    return listed == wanted or (listed.upper() == "INBOX" and wanted.upper() == "INBOX")
 
 
 def _login_utf8(client: IMAPClient, account: Account, secret: str) -> None:
@@ -528,10 +636,15 @@ def _connect_error(account: Account, exc: BaseException) -> MailboxError:
 
 
 class _translated:
-    """Context manager mapping socket, TLS and IMAP errors to MailboxError subclasses."""
+    """Context manager mapping socket, TLS and IMAP errors to MailboxError subclasses.
 
-    def __init__(self, doing: str, folder: str | None = None) -> None:
-        self.doing, self.folder = doing, folder
+    A NO about `folder` is a FolderError; when writing into it (`writing`), only when the
+    server says the folder is missing (TRYCREATE, NONEXISTENT): a full quota is not a
+    configuration problem.
+    """
+
+    def __init__(self, doing: str, folder: str | None = None, writing: bool = False) -> None:
+        self.doing, self.folder, self.writing = doing, folder, writing
 
     def __enter__(self) -> None:
         return None
@@ -558,10 +671,15 @@ class _translated:
         if isinstance(exc, (OSError, EOFError, imaplib.IMAP4.abort)):
             raise MailboxError(f"{self.doing}: connection lost ({_reason(exc) or type(exc).__name__})") from None
         if isinstance(exc, (IMAPClientError, imaplib.IMAP4.error)):
-            if self.folder:
+            if " command error: BAD " in str(exc) or str(exc).startswith("BAD"):
+                raise ProtocolError(f"{self.doing}: the server answered BAD ({_reason(exc)}); "
+                                    "this is a bug in triage or the server: please report it "
+                                    "with this line") from None
+            missing = re.search(r"\[(TRYCREATE|NONEXISTENT)\]", str(exc))
+            if self.folder and (missing or not self.writing):
                 raise FolderError(f"folder {self.folder!r} cannot be used ({_reason(exc)}); create "
                                   "it in your mail client or fix the config") from None
-            raise ProtocolError(f"{self.doing}: the server said {_reason(exc)}") from None
+            raise ProtocolError(f"{self.doing}: the server refused ({_reason(exc)})") from None
         return None
 
 

@@ -113,6 +113,12 @@ class MailStore(Protocol):
     def keyword_uids(self, keyword: str, since: dt.date | None = None) -> list[int]:
         """UIDs of the selected folder carrying `keyword`."""
 
+    def can_move(self) -> bool:
+        """True when `move` is safe here (MOVE, or UIDPLUS to expunge only the moved UIDs)."""
+
+    def is_all_mail(self, folder: str) -> bool:
+        """True for Gmail's \\All folder, which shows every message a second time."""
+
     def hierarchy(self) -> tuple[str, str]:
         """The personal namespace prefix and the hierarchy delimiter."""
 

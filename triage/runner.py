@@ -15,7 +15,7 @@ from collections import Counter
 from dataclasses import dataclass, field, replace
 from typing import Callable, Protocol, Sequence
 
-from .apply import Applier
+from .apply import Applier, apply_markers
 from .classifier import UNSURE, ModelError, Prediction
 from .config import LABELS, Account, Config
 from .correct import THREAD_NOTE, as_prediction, inherited_label, thread_fingerprints
@@ -24,8 +24,9 @@ from .ledger import Ledger, corrections_dir
 from .mailstore import (AuthError, DeadlineError, Fetched, FolderError, FolderState, MailboxError,
                         MailStore, ProtocolError, ServerFault, SetupError, ValidityChanged)
 from .message import Message, fingerprint, parse_message
-from .plan import FAILURE, NEW, RECOGNISED, Draft, Item, Known, Plan, plan_failure, plan_new, \
-    plan_recognised, wants_draft
+from .plan import FAILURE, NEW, RECOGNISED, Draft, Item, Known, Move, Plan, label_action, \
+    plan_failure, plan_new, plan_recognised, wants_draft
+from .policy import draft_blocker
 from .replies import Reply, build_reply, template_environment, template_for
 from .scan import Scan, scan_folder
 
@@ -64,6 +65,7 @@ class Tally:
     stopped_early: bool = False
     pending_drafts: int = 0
     skipped_folders: list[str] = field(default_factory=list)
+    folder_errors: list[str] = field(default_factory=list)
 
     @property
     def processed(self) -> int:
@@ -144,6 +146,10 @@ class Runner:
             except ValidityChanged as exc:
                 log.warning("%s", exc)
                 self.tally.skipped_folders.append(folder)
+            except FolderError as exc:  # this folder only: the others are still processed
+                log.error("%s", exc)
+                self.tally.folder_errors.append(str(exc))
+                self.tally.skipped_folders.append(folder)
         if harvest and not self.options.dry_run and not self._out_of_time():
             self.harvest_corrections(mbox)
 
@@ -176,6 +182,10 @@ class Runner:
     # -- one folder ----------------------------------------------------------------------
     def process_folder(self, mbox: MailStore, folder: str) -> None:
         """New mail of one folder, batch by batch, moving the watermark after each."""
+        if mbox.is_all_mail(folder):
+            log.warning("%s not processed: on Gmail it shows every message a second time; list "
+                        "INBOX (or the labels you want sorted) in folders instead", folder)
+            return
         state = mbox.select(folder, readonly=self.options.dry_run)
         self.last_state[folder] = state
         self._note_keyword_support(state)
@@ -216,16 +226,40 @@ class Runner:
         if mbox.selected != state.name:
             mbox.select(state.name, readonly=True)
         fetched = {e.uid: e for e in mbox.fetch(sorted(pending), self.account.max_message_bytes)}
+        recorded = self.ledger.labels_at(state.name, state.uidvalidity, sorted(pending))
+        moves: list[Move] = []
         for uid, label in pending.items():
             item = self._parse(state, fetched[uid]) if uid in fetched else None
+            if item is not None and recorded.get(uid, ("",))[0] != item.fingerprint:
+                item = None  # the UID now holds another message (renumbered): never reply to it
+            if item is not None:  # the user's correction meanwhile wins over the stored label
+                label = self.ledger.corrected_labels([item.fingerprint]).get(item.fingerprint, label)
             reply = self._reply(item, label)[0] if item else None
+            blocker = draft_blocker(item.message, item.flags, self.config.me.email,
+                                    self._thread_answered(mbox, item, label)) \
+                if item is not None and item.message is not None else ""
+            if item is None or reply is None or blocker:
+                log.warning("%s UID %d: the pending draft is dropped: %s", state.name, uid,
+                            "the message is gone or renumbered" if item is None else
+                            blocker or "no reply can be built")
+                reply = None
             try:
                 if item is not None and reply is not None:
                     self.tally.drafts += applier.make_draft(item, label, reply)
             except FolderError:
                 self.tally.pending_drafts += len(pending)
                 return
+            except ProtocolError as exc:  # this draft's problem: it waits, the run goes on
+                log.error("%s UID %d: pending draft not made: %s", state.name, uid, exc)
+                self.tally.pending_drafts += 1
+                continue
+            destination = label_action(self.config, label).move_to
+            if destination and item is not None:
+                moves.append(Move(uid, destination))  # held back while the draft waited
             self.ledger.drop_pending_draft(state.name, state.uidvalidity, uid)
+        if moves:
+            applier._reselect(state)
+            apply_markers(mbox, moves)
 
     def _progress(self, folder: str, done: int, total: int) -> None:
         if self.options.progress is not None and total:
@@ -242,7 +276,20 @@ class Runner:
     # -- fetch, parse, classify, plan ----------------------------------------------------
     def decide(self, mbox: MailStore, state: FolderState, uids: list[int]) -> list[Plan]:
         """The plan for each of these UIDs; nothing is changed yet."""
+        if mbox.selected != state.name:  # a Sent or Drafts look-up moved away (dry run: no apply)
+            now = mbox.select(state.name, readonly=self.options.dry_run)
+            if now.uidvalidity != state.uidvalidity:
+                raise ValidityChanged(f"UIDVALIDITY of {state.name} changed during the run; the "
+                                      "next run re-scans it")
         items = [self._parse(state, entry) for entry in mbox.fetch(uids, self.account.max_message_bytes)]
+        unanswered = sorted(set(uids) - {i.uid for i in items})  # else it holds the watermark, untold
+        if unanswered:  # expunged meanwhile: gone, nothing to report; still there: a failure
+            present = mbox.message_ids(unanswered)
+            unanswered = [uid for uid in unanswered if uid in present]
+        items = sorted(items + [Item(state.name, state.uidvalidity, uid, (), False, None,
+                                     f"uid:{state.uidvalidity}:{uid}",
+                                     "the server returned nothing for it (gone or unreadable)")
+                                for uid in unanswered], key=lambda i: i.uid)
         done = self.ledger.done_fingerprints([i.fingerprint for i in items if i.message])
         done.update(self.ledger.corrected_labels(list(done)))  # the user's label wins
         retrying = self.ledger.failed_at(state.name, state.uidvalidity, [i.uid for i in items])

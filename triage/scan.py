@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from .config import Account
 from .ledger import Ledger
 from .mailstore import FolderState, MailStore
+from .message import parse_message
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +87,19 @@ def renumbered(mbox: MailStore, ledger: Ledger, state: FolderState, last: int) -
         return True
     expected = ledger.fingerprints_at(state.name, state.uidvalidity, last)
     found = mbox.message_ids(sorted(expected))
-    return any(mid not in found[uid] for uid, mid in expected.items() if uid in found)
+    return any(not _holds_id(found[uid], mid) for uid, mid in expected.items() if uid in found)
+
+
+def _holds_id(header: str, mid: str) -> bool:
+    """True when this Message-ID header line, read as the fingerprint read it, names `mid`
+    (an encoded word or 8-bit byte in it must not look like renumbering on every run)."""
+    if mid in header:
+        return True
+    try:
+        raw = header.encode("utf-8", "surrogateescape") + b"\r\n\r\n"
+        return parse_message(raw).message_id == mid
+    except Exception:  # noqa: BLE001 - an unreadable header names no id
+        return False
 
 
 def _floor(mbox: MailStore, state: FolderState) -> int:

@@ -25,6 +25,8 @@ class SecretError(RuntimeError):
 
 def resolve_secret(account: Account) -> str:
     """The password (or token, for OAuth2) from the first configured source."""
+    if account.token_command:
+        return _from_command(account, key="token_command")
     if account.password_command:
         return _from_command(account)
     if account.password_env:
@@ -53,11 +55,14 @@ def _from_env(account: Account) -> str:
                      f"{account.name!r})")
 
 
-def _from_command(account: Account, timeout: float | None = None) -> str:
-    """Run password_command in its own process group; kill the whole group at the timeout."""
+def _from_command(account: Account, timeout: float | None = None,
+                  key: str = "password_command") -> str:
+    """Run password_command (or token_command) in its own process group; kill the whole group
+    at the timeout."""
     timeout = COMMAND_TIMEOUT if timeout is None else timeout
-    source = f"password_command of account {account.name!r}"
-    process = subprocess.Popen(account.password_command or "", shell=True, stdin=subprocess.DEVNULL,
+    source = f"{key} of account {account.name!r}"
+    command = account.token_command if key == "token_command" else account.password_command
+    process = subprocess.Popen(command or "", shell=True, stdin=subprocess.DEVNULL,
                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                start_new_session=True)
     output: bytes | None = None

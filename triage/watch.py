@@ -142,6 +142,10 @@ class Watch:
             tally = runner.tally
             if tally.processed or tally.failed or (tally.corrections and not self.options.quiet):
                 self.report(tally.line())
+            if runner.tally.stopped_early:
+                continue  # the deadline cut a backlog short: go on with it, do not wait
+            if runner.tally.folder_errors:
+                raise FolderError(runner.tally.folder_errors[0])
             if self._arrived_meanwhile(mbox, folder, runner.last_state.get(folder)):
                 continue
             mbox.wait_for_news(self.options.interval)
@@ -157,12 +161,16 @@ class Watch:
         return now.exists > seen.exists
 
     def _fatal(self, account: Account, exc: MailboxError) -> bool:
-        """A refused login or a setup problem ends watch; a dropped connection does not."""
+        """A refused login or a setup problem (TLS included) ends watch; a folder that cannot be
+        used ends the watch of that folder only (the others go on); a dropped connection ends
+        nothing."""
         if isinstance(exc, (AuthError, SetupError, FolderError)):
-            log.error("%s: %s", account.name, exc)
-            if self.error is None:
+            log.error("%s: %s%s", account.name, exc, "; the other folders are still watched"
+                      if isinstance(exc, FolderError) else "")
+            if self.error is None or isinstance(self.error, FolderError):
                 self.error = exc
-            self.stop.set()
+            if not isinstance(exc, FolderError):
+                self.stop.set()
             return True
         return False
 
