@@ -51,7 +51,8 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_AUTH, EXIT_CONNECTION, EXIT_STATE, EXIT_M
 EXIT_CODES = f"""exit codes:
   {EXIT_OK}  success (also: another run holds the lock, so this one did nothing)
   {EXIT_FAILED}  some input could not be processed, or an unexpected error
-  {EXIT_USAGE}  bad usage or configuration (the message names the key and the file)
+  {EXIT_USAGE}  bad usage or configuration (the message names the key and the file); also
+     drafts waiting for a Drafts folder, or a folder that cannot be used (others processed)
   {EXIT_AUTH}  the server refused the login, or the password source failed (not retried)
   {EXIT_CONNECTION}  connection, TLS or timeout error after retries; the next run resumes
   {EXIT_STATE}  the ledger or state folder is corrupt, unsafe or unwritable (never silently reset)
