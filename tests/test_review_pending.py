@@ -197,3 +197,28 @@ def test_a_message_expunged_between_search_and_fetch_is_no_failure(tmp_path, mon
         assert runner(config, box, ledger).run().failed == 0
         runner(config, box, ledger).run()
         assert ledger.watermark("INBOX", 1000) == 3
+
+
+def test_a_kill_after_the_keyword_store_does_not_lose_a_waiting_draft(tmp_path,
+                                                                      monkeypatch) -> None:
+    """Killed between STORE and the ledger commit: the next run recognises the message by its
+    keyword, and its draft must still be made once the Drafts folder exists."""
+    config = _config(tmp_path)
+    box = FakeMailbox(special_drafts=False)
+    del box.folders["Drafts"]
+    box.deliver(mail(1, "targeted"))
+    real_record = Ledger.record
+
+    def killed(self, decision):
+        raise SystemExit("killed after the STORE, before the ledger commit")
+
+    monkeypatch.setattr(Ledger, "record", killed)
+    with Ledger(tmp_path / "l.sqlite") as ledger, pytest.raises(SystemExit):
+        runner(config, box, ledger).run()
+    assert box.folders["INBOX"].flags[1] == {"triage-targeted"}, "the STORE happened"
+    monkeypatch.setattr(Ledger, "record", real_record)
+    box.create_folder("Drafts")
+    with Ledger(tmp_path / "l.sqlite") as ledger:
+        tally = runner(config, box, ledger).run()
+    assert tally.recognised == 1 and tally.drafts == 1
+    assert len(box.folders["Drafts"].messages) == 1

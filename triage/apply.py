@@ -52,6 +52,11 @@ class Applier:
                                                    if not isinstance(a, Move)))
             done.append(plan)
             pending += [plan] if waits else []
+        if pending:  # before any keyword: a kill after the STORE must not lose the draft
+            with self.ledger.transaction():
+                for plan in pending:
+                    self.ledger.add_pending_draft(state.name, state.uidvalidity, plan.item.uid,
+                                                  plan.label, plan.note)
         self._reselect(state)
         done = self._markers(done)
         with self.ledger.transaction():
@@ -61,10 +66,6 @@ class Applier:
                         self.ledger.record(action.decision)
             self.ledger.adopt_pending_drafts(state.name, state.uidvalidity, {
                 p.item.fingerprint: p.item.uid for p in done if p.outcome == RECOGNISED})
-            for plan in pending:
-                if plan.outcome != FAILURE:
-                    self.ledger.add_pending_draft(state.name, state.uidvalidity, plan.item.uid,
-                                                  plan.label, plan.note)
         return Applied(tuple(done), drafts, len(pending))
 
     # -- drafts ------------------------------------------------------------------------
