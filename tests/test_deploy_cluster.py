@@ -136,6 +136,6 @@ def test_the_wheel_step_as_written_builds_an_installable_wheel(tmp_path: Path) -
         names = set(archive.namelist())
         entry_points = next(n for n in names if n.endswith("entry_points.txt"))
         assert "triage = triage.cli:main" in archive.read(entry_points).decode()
-    assert {"triage/cli.py", "triage/mailbox.py", "triage/config.sample.toml"} <= names
+    assert {"triage/cli/__init__.py", "triage/cli/app.py", "triage/mailbox.py", "triage/config.sample.toml"} <= names
     assert any(n.startswith("triage/templates/") for n in names)
     assert {"triage/models/model_card.json", "triage/models/model.joblib"} <= names  # runs as is

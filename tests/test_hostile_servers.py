@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 import triage.cli
+import triage.cli.filecmds
 import triage.session
 from conftest import PASSWORD_ENV, ROOT, _toml
 from hostileserver import Chunks, HostileServer, Script, repeated, trickle
@@ -238,7 +239,7 @@ def deep_mime(levels: int, attached: bool = False) -> bytes:
 @pytest.mark.parametrize("attached", [False, True])
 def test_a_3000_deep_mime_tree_fails_that_message_in_one_line(
         tmp_path: Path, capsys, model: Model, monkeypatch: pytest.MonkeyPatch, attached: bool) -> None:
-    monkeypatch.setattr(triage.cli, "load_model", lambda _directory: model)
+    monkeypatch.setattr(triage.cli.filecmds, "load_model", lambda _directory: model)
     path = tmp_path / "deep.eml"
     path.write_bytes(deep_mime(3000, attached))
     assert main(["classify", "--models", str(ROOT / "models"), str(path)]) == EXIT_FAILED

@@ -72,10 +72,11 @@ def test_a_missing_model_stops_the_run_instead_of_failing_every_message(tmp_path
 def test_classify_batches_keep_file_order_and_match_one_by_one(tmp_path: Path, capsys,
                                                                monkeypatch) -> None:
     import triage.cli as cli
+    import triage.cli.filecmds  # noqa: F401 - patched below
     from triage.classifier import load_model
     from triage.message import parse_message
     files = sorted((ROOT / "demo" / "mail").glob("*.eml"))
-    monkeypatch.setattr(cli, "CLASSIFY_BATCH", 3)  # several batches and a partial last one
+    monkeypatch.setattr(cli.filecmds, "CLASSIFY_BATCH", 3)  # several batches and a partial last one
     assert cli.main(["classify", "--json", *map(str, files)]) == 0
     lines = capsys.readouterr().out.splitlines()
     model = load_model(ROOT / "models")
