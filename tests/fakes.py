@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import threading
 from dataclasses import dataclass, field
 from typing import Sequence
 
@@ -26,6 +27,7 @@ class FakeMailbox:
         self.keywords, self.special_drafts = keywords, special_drafts
         self.selected: str | None = None
         self.readonly = False
+        self.stop = threading.Event()
         self.calls: list[str] = []
         self.fail_on: set[str] = set()
 

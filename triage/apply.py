@@ -106,7 +106,7 @@ class Applier:
     # -- markers -----------------------------------------------------------------------
     def _reselect(self, state: FolderState) -> None:
         """Back to the source folder read-write; a new UIDVALIDITY means its UIDs are void."""
-        if self.mbox.selected == state.name and not getattr(self.mbox, "readonly", False):
+        if self.mbox.selected == state.name and not self.mbox.readonly:
             return
         now = self.mbox.select(state.name)
         if now.uidvalidity != state.uidvalidity:
@@ -172,15 +172,21 @@ def _marker(mbox: MailStore, kind: type, key: str, uids: list[int]) -> str:
 
 def _noted(plan: Plan, note: str) -> Plan:
     """The same plan with `note` added to what it says and records."""
-    text = "; ".join(p for p in (plan.note, note) if p)
-    actions = tuple(replace(a, decision=replace(a.decision, note=text[:300]))
-                    if isinstance(a, Record) else a for a in plan.actions)
-    return replace(plan, actions=actions, note=text)
+    return _recorded_as(plan, "; ".join(p for p in (plan.note, note) if p))
 
 
 def _failed(plan: Plan, reason: str) -> Plan:
     """The same plan, recorded as failed (retried next run) with `reason`."""
-    actions = tuple(replace(a, decision=replace(a.decision, status=FAILED, note=reason[:300]))
-                    if isinstance(a, Record) else a for a in plan.actions)
-    return replace(plan, outcome=FAILURE, actions=actions, note=reason)
+    return _recorded_as(plan, reason, FAILED)
 
+
+def _recorded_as(plan: Plan, note: str, status: str | None = None) -> Plan:
+    """`plan` whose note (and, if given, status) are `note` and `status`, in its Record too."""
+    def changed(action: Action) -> Action:
+        if not isinstance(action, Record):
+            return action
+        decision = replace(action.decision, note=note[:300],
+                           status=status or action.decision.status)
+        return replace(action, decision=decision)
+    outcome = FAILURE if status == FAILED else plan.outcome
+    return replace(plan, outcome=outcome, actions=tuple(map(changed, plan.actions)), note=note)

@@ -8,6 +8,7 @@ both against this Protocol, so the engine never depends on one server's wire det
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from dataclasses import dataclass
 from typing import Protocol, Sequence
 
@@ -81,7 +82,9 @@ class MailStore(Protocol):
     act on the folder of the last `select`.
     """
 
-    selected: str | None
+    selected: str | None  # the folder of the last `select`
+    readonly: bool  # whether that select was read-only (EXAMINE)
+    stop: threading.Event  # set it to end `wait_for_news` early
 
     def close(self) -> None:
         """Log out; never raises."""

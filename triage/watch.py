@@ -111,27 +111,21 @@ class Watch:
             while not self.stop.is_set():
                 try:
                     mbox, initial = initial or session.connect(), None
+                    backoff.reset()
+                    try:
+                        self._serve(session, ledger, mbox, folder, harvest)
+                    finally:
+                        mbox.close()
                 except MailboxError as exc:
                     if self._fatal(session.account, exc):
                         return
                     self._pause(backoff, session.account, folder, exc)
-                    continue
-                backoff.reset()
-                try:
-                    self._serve(session, ledger, mbox, folder, harvest)
-                except MailboxError as exc:
-                    if self._fatal(session.account, exc):
-                        return
-                    self._pause(backoff, session.account, folder, exc)
-                finally:
-                    mbox.close()
 
     def _serve(self, session: Session, ledger: Ledger, mbox: MailStore, folder: str,
                harvest: bool) -> None:
         """Process, re-check, wait, on one connection, until it breaks or watch stops."""
         account = session.account
-        if hasattr(mbox, "stop"):
-            mbox.stop = self.stop
+        mbox.stop = self.stop
         runner = Runner(self.config, account, self.model, ledger, lambda: mbox,
                         RunOptions(retries=0, deadline_seconds=account.run_deadline),
                         stop=self.stop)
