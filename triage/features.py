@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import math
 import re
+import unicodedata
 from dataclasses import dataclass
 
 from .message import Message
@@ -96,16 +97,52 @@ _RECRUITING = re.compile(
     r"猎头|獵頭|薪资|薪資|面试|面試|候选人|职缺|職缺|年薪|وظيف|وظائف|توظيف|مرشح|راتب|مقابلة|"
     r"नौकरी|भर्ती|वेतन|साक्षात्कार")
 _YOUR_BACKGROUND = re.compile(
-    r"\b(your (background|experience|profile|work|talk|paper|article|research|project|"
+    r"\b(?:your (?:background|experience|profile|work|talk|paper|article|research|project|"
     r"expertise|career|track record|post|repo|publication|team at|time at|role at|"
-    r"leadership|thesis)|i (came across|read|saw|noticed|enjoyed|was impressed))\b")
+    r"leadership|thesis)|i (?:came across|read|saw|noticed|enjoyed|was impressed)|"
+    r"(?:ihr|ihre|ihren|ihrem|ihrer|dein|deine|deinen|deinem|deiner) (?:profil|hintergrund|werdegang|"
+    r"erfahrung|vortrag|artikel|beitrag|arbeit|projekt|publikation|karriere)\w*|"
+    r"(?:votre|ton|ta) (?:parcours|profil|expérience|expertise|travail|article|présentation|"
+    r"intervention|projet|thèse|publication|carrière)|j'ai (?:lu|vu|remarqué|découvert|suivi)|"
+    r"(?:tu|su) (?:perfil|experiencia|trayectoria|trabajo|artículo|charla|ponencia|proyecto|carrera)|"
+    r"(?:seu|sua|teu|tua) (?:perfil|experiência|trajetória|trabalho|artigo|palestra|projeto|carreira)|"
+    r"(?:il tuo|il suo|la tua|la sua) (?:profilo|percorso|esperienza|lavoro|articolo|intervento|"
+    r"progetto|carriera)|ho (?:letto|visto|notato|seguito)|"
+    r"(?:je|jouw|uw) (?:profiel|achtergrond|ervaring|werk|artikel|presentatie|project|loopbaan)|"
+    r"(?:pana|pani|twój|twoje|twoim|twojego|twoją|twoja) (?:profil\w*|doświadczeni\w*|wystąpieni\w*|"
+    r"artykuł\w*|projekt\w*|karier\w*|prac\w*)|"
+    r"profilin\w*|deneyimin\w*|geçmişin\w*|yazınız\w*|sunumunuz\w*|çalışmalarınız\w*|"
+    r"(?:din|ditt|er) (?:profil|bakgrund|erfarenhet|artikel|presentation|projekt|karriär)|"
+    r"ваш\w* (?:профил\w*|опыт\w*|резюме|стать\w*|доклад\w*|выступлени\w*|проект\w*|карьер\w*)|"
+    r"ваш\w* (?:профіл\w*|досвід\w*|резюме|статт\w*|доповід\w*|виступ\w*|проєкт\w*|кар'єр\w*)|"
+    r"тво\w* (?:профил\w*|опыт\w*|профіл\w*|досвід\w*)|"
+    r"(?:profil|pengalaman|latar belakang|karya|artikel|presentasi) (?:anda|kamu|bapak|ibu)|"
+    r"(?:hồ sơ|kinh nghiệm|bài viết|bài nói) của (?:anh|chị|bạn|em)|"
+    r"(?:aapka|aapki|aapke) (?:profile|experience|background|kaam|article|talk))\b"
+    r"|ご経歴|ご経験|ご活躍|拝見|ご発表|ご登壇|님께서|님의 경력|님의 경험|경력을 보|발표를|"
+    r"您的背景|您的经历|您的經歷|您的经验|您的經驗|你的背景|你的经历|拜读|了解到您|"
+    r"ملفك|خبرتك|خبراتك|سيرتك|مسيرتك|اطلعت على|आपका अनुभव|आपके अनुभव|आपकी प्रोफ़ाइल|आपका प्रोफ़ाइल")
 _SCAM = re.compile(
-    r"\b(bank (details|account)|processing fee|registration fee|training fee|upfront|"
-    r"no experience (needed|required)|work from home|reship\w*|package (handler|inspector)|"
-    r"(per|a) (week|day)|whatsapp|telegram|cheque|check deposit|crypto)\b")
+    r"\b(?:bank (?:details|account)|processing fee|registration fee|training fee|upfront|"
+    r"no experience (?:needed|required)|work from home|reship\w*|package (?:handler|inspector)|"
+    r"(?:per|a) (?:week|day)|whatsapp|telegram|cheque|check deposit|crypto|"
+    r"bankverbindung|bankdaten|coordonnées bancaires|datos bancarios|dados bancários|"
+    r"dati bancari|dane bankowe|банковск\w* карт\w*|"
+    r"heimarbeit|travail à domicile|trabajo desde casa|trabalho em casa|trabalhe de casa|"
+    r"lavoro da casa|praca zdalna|evden çalış\w*|работа на дому|робота вдома|"
+    r"kerja dari rumah|làm việc tại nhà|ghar baithe|"
+    r"sans expérience|sin experiencia|sem experiência|senza esperienza|bez doświadczenia|"
+    r"deneyim gerekmez|без опыта|без досвіду|tanpa pengalaman)\b"
+    r"|在宅|在家|兼职|刷单|재택|부업|العمل من المنزل|घर से काम")
 _BULK_TEXT = re.compile(
-    r"\b(unsubscribe|job alert|jobs? matching|new jobs|manage (your )?(alerts|preferences)|"
-    r"email preferences|view (this|in) (email|browser)|you are receiving|opt.out)\b")
+    r"\b(?:unsubscribe|job alert|jobs? matching|new jobs|manage (?:your )?(?:alerts|preferences)|"
+    r"email preferences|view (?:this|in) (?:email|browser)|you are receiving|opt.out|"
+    r"abmelden|jobalarm|jobs-?agent|newsletter abbestellen|désinscri\w*|désabonn\w*|"
+    r"alerte emploi|darse de baja|date de baja|alerta de empleo|cancelar (?:a )?inscrição|"
+    r"descadastr\w*|disiscriv\w*|annulla l'iscrizione|afmelden|vacaturemelding|wypisz\w*|"
+    r"rezygnacj\w*|abonelikten çık\w*|avregistrer\w*|avsluta prenumeration|отписаться|"
+    r"відписатися|berhenti berlangganan|hủy đăng ký)\b"
+    r"|配信停止|配信解除|新着求人|退订|取消订阅|수신거부|구독 취소|إلغاء الاشتراك")
 _URL = re.compile(r"https?://\S+|www\.\S+", re.I)
 _EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(\.[\w-]+)+\b")
 _DIGITS = re.compile(r"\d+")
@@ -153,22 +190,50 @@ def _cjk_bigrams(text: str) -> str:
 
 
 def recipient_first_name(message: Message) -> str:
-    """The first To recipient's first name, from the display name or address, or ''."""
+    """The first To recipient's first name, from the display name or address, or ''.
+
+    Titles are skipped ("Pan Tomasz", "Bapak Agus", "د. يوسف", "श्री राजेश"); a Vietnamese
+    name gives its last word (greetings use it: "chị Hà"), a Korean full name its given name
+    ("정민수" → "민수", as in "민수 님")."""
     if not message.to:
         return ""
     first = message.to[0]
     if first.name and "@" not in first.name:
-        name = first.name.replace(",", " ").split()
-        if "," in first.name and len(name) > 1:  # "Smith, Dana"
-            return _plausible_name(name[1])
-        return _plausible_name(name[0]) if name else ""
+        words = first.name.replace(",", " ").split()
+        while len(words) > 1 and words[0].strip(".").lower() in TITLES:
+            words = words[1:]
+        if "," in first.name and len(words) > 1:  # "Smith, Dana"
+            return _plausible_name(words[1])
+        if len(words) > 2 and words[0].lower() in VIETNAMESE_SURNAMES:
+            return _plausible_name(words[-1])
+        return _given_name(_plausible_name(words[0])) if words else ""
     local = first.email.split("@")[0]
     return _plausible_name(re.split(r"[._-]", local)[0])
 
 
+# Titles and honorifics that may open a display name, lower-cased, without a final dot.
+TITLES = frozenset("""mr mrs ms miss mx dr dra drs prof herr frau mme mlle sr sra dott dott.ssa
+sig sig.ra ing ir dhr mevr pan pani bapak ibu pak bu anh chị ông bà пан пані господин госпожа
+السيد السيدة الأستاذ الأستاذة المهندس المهندسة الدكتور الدكتورة أ م د श्री श्रीमती सुश्री डॉ""".split())
+VIETNAMESE_SURNAMES = frozenset("""nguyễn trần lê phạm hoàng huỳnh phan vũ võ đặng bùi đỗ hồ ngô
+dương lý""".split())
+_HANGUL_NAME = re.compile(r"[\uac00-\ud7af]{3}")
+_HAN_NAME = re.compile(r"[\u4e00-\u9fff]{2,4}")
+_CJK_NAME = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff\uac00-\ud7af]+")
+# A Chinese surname followed by one of these is how a letter greets its reader: 陈先生, 刘总.
+_HAN_HONORIFICS = "先生|女士|小姐|总|老师|博士|经理|教授|律师|医生|工"
+
+
+def _given_name(name: str) -> str:
+    """A three-syllable Korean name's given name (its last two syllables); others unchanged."""
+    return name[1:] if _HANGUL_NAME.fullmatch(name) else name
+
+
 def _plausible_name(word: str) -> str:
+    """The word if it can be a name: two or more letters (with their combining marks)."""
     word = word.strip("'\"()<>")
-    return word if len(word) >= 2 and word.isalpha() else ""
+    letters = all(ch.isalpha() or unicodedata.category(ch).startswith("M") for ch in word)
+    return word if len(word) >= 2 and letters and word[0].isalpha() else ""
 
 
 def signals(message: Message, body: str, first_name: str) -> dict[str, float]:
@@ -235,8 +300,14 @@ def _mentions(text: str, name: str) -> bool:
 
 @functools.lru_cache(maxsize=1024)
 def _name_pattern(name: str) -> re.Pattern[str]:
-    """The name as a whole word, any case (compiled once per name, not once per message)."""
-    return re.compile(rf"\b{re.escape(name)}\b", re.I)
+    """The name as a whole word, any case (compiled once per name, not once per message).
+
+    CJK text has no spaces between words, so a CJK name is found anywhere, and a Chinese one
+    also as its surname with an honorific (陈先生)."""
+    if _CJK_NAME.fullmatch(name):
+        honorific = f"|{re.escape(name[0])}(?:{_HAN_HONORIFICS})" if _HAN_NAME.fullmatch(name) else ""
+        return re.compile(f"{re.escape(name)}{honorific}")
+    return re.compile(rf"(?<!\w){re.escape(name)}(?!\w)", re.I)
 
 
 def _strip_quotes(text: str) -> str:
