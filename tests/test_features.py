@@ -74,12 +74,18 @@ def test_hostile_display_names_are_no_name_or_a_literal_one(display: str) -> Non
     ("scam_phrases", "在家兼职，刷单日结。"),
     ("bulk_phrases", "Wenn Sie keine E-Mails mehr möchten, können Sie sich hier abmelden."),
     ("bulk_phrases", "新着求人のお知らせです。配信停止はこちら。"),
+    ("referral_phrases", "如果您身边有合适的人选，能否帮忙引荐？"),
+    ("referral_phrases", "Rafał, znasz jakichś kierowców? Przekaż im mój numer."),
+    ("referral_phrases", "Tanıdığın tecrübeli bir operatör var mı?"),
+    ("referral_phrases", "क्या आप किसी अच्छे CA को जानते हैं?"),
+    ("referral_phrases", "Может, знаете кого-то? Передайте, пожалуйста."),
 ])
 def test_lexicons_carry_across_languages(signal: str, body: str) -> None:
     assert to_features(parse_message(mail("Someone <s@x.example>", body))).signals[signal] > 0
 
 
-@pytest.mark.parametrize("signal", ["your_background", "scam_phrases", "bulk_phrases"])
+@pytest.mark.parametrize("signal", ["your_background", "scam_phrases", "bulk_phrases",
+                                    "referral_phrases"])
 def test_ordinary_mail_has_none_of_them(signal: str) -> None:
     body = "Das Treffen ist am Dienstag um zehn. 会议在周二上午十点。Bis dann!"
     assert to_features(parse_message(mail("Someone <s@x.example>", body))).signals[signal] == 0

@@ -52,9 +52,14 @@ _REFERRAL = re.compile(
     r"rekommender\w*|någon som|iemand die|jemanden|weiterleiten|rekomendasi\w*|"
     r"merekomendasikan|kenal seseorang|referensikan|teruskan|koi jaanta|kisi ko jaante|"
     r"biết ai|ai phù hợp|рекоменд\w*|порекоменд\w*|посовет\w*|знаете кого|знаєте когось|"
-    r"реферал\w*|перешлите|поділіться|поделитесь)\b"
-    r"|心当たり|お知り合い|ご紹介いただ|推荐|推薦|内推|內推|认识的人|추천|아시는 분|주변에|"
-    r"ترشيح|رشّح|رشح|توصية|تعرف أحد|تعرف شخص|सिफारिश|रेफर")
+    r"реферал\w*|перешлите|поділіться|поделитесь|знаете|знаешь|знаєте|знаєш|передайте|"
+    r"перешліть|znasz|znacie|przekaż\w*|tanıdı\w*|tanıyor\w*|numaramı ver\w*|jaante (ho|hain)|"
+    r"network mein|giới thiệu|chuyển tiếp|kenal\w*|tips på|vidarebefordra\w*|algún conocido|"
+    r"alguém que)\b"
+    r"|心当たり|お知り合い|ご紹介いただ|周りに|周囲に|ご存じの方|ご存知の方|推荐|推薦|内推|內推|"
+    r"认识的人|引荐|引薦|转给|轉給|转发给|转寄|轉寄|身边|身邊|人选|人選|留意|추천|아시는 분|주변에|"
+    r"소개해|지인|ترشيح|رشّح|رشح|توصية|تعرف أحد|تعرف شخص|لو في حد|सिफारिश|रेफर|जानते हैं|"
+    r"आगे बढ़ा|आगे भेज")
 _ASKS_YOU = re.compile(
     r"\b(would you be (open|interested|up for|willing)|are you (open|interested)|"
     r"interested in (a |an )?(chat|call|conversation|talking|exploring|hearing)|"
