@@ -28,6 +28,8 @@ def test_delivery_by_sender_platform_quotes_html_and_length() -> None:
     assert delivery(msg("Following up.\n> Hi Dana, the role")) == "follow-up"
     assert delivery(msg("short one")) == "one-liner"
     assert delivery(msg("a longer message " * 30)) == "plain"
+    assert delivery(msg("您好！" + "我们正在为上海一家公司组建团队，需要几位工程师。" * 6)) == "plain"  # 147 characters
+    assert delivery(msg("能否帮忙引荐？谢谢！")) == "one-liner"
 
 
 def test_scores_by_group_count_unsure_as_a_miss() -> None:

@@ -71,9 +71,18 @@ def delivery(message: Message) -> str:
         return "follow-up"
     if message.html_only:
         return "html-only"
-    if len(message.text.strip()) < 300:
+    if _length(message.text.strip()) < 300:
         return "one-liner"
     return "plain"
+
+
+_WIDE = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uff66-\uff9f]")
+WIDE_CHARS = 3  # a Chinese, Japanese or Korean character says about as much as three Latin ones
+
+
+def _length(text: str) -> int:
+    """The text's length in Latin-letter terms: a 200-character Chinese letter is no one-liner."""
+    return len(text) + (WIDE_CHARS - 1) * len(_WIDE.findall(text[:300]))
 
 
 FACETS = {"language": language, "delivery": delivery}
