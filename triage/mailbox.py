@@ -105,6 +105,7 @@ class Mailbox:
             if account.security == "starttls":
                 _starttls(client, account)
             _login(client, account, secret)
+            _enable_condstore(client)
         except BaseException:
             _close_quietly(client)
             raise
@@ -151,7 +152,8 @@ class Mailbox:
                                "cannot be trusted, so nothing in this folder is touched")
         self.state = FolderState(folder, validity, _number(info.get(b"UIDNEXT")) or 0,
                                  "\\*" in permanent or self.gmail,
-                                 _number(info.get(b"EXISTS")) or 0)
+                                 _number(info.get(b"EXISTS")) or 0,
+                                 _number(info.get(b"HIGHESTMODSEQ"), bits=63) or 0)
         return self.state
 
     def new_uids(self, after_uid: int, since: dt.date | None) -> list[int]:
@@ -294,10 +296,13 @@ class Mailbox:
                 self.client.add_flags(chunk, [b"\\Deleted"], silent=True)
                 self.client.uid_expunge(chunk)
 
-    def keyword_uids(self, keyword: str, since: dt.date | None = None) -> list[int]:
-        """UIDs in the selected folder that carry `keyword` (the label on Gmail), ascending."""
+    def keyword_uids(self, keyword: str, since: dt.date | None = None,
+                     changed_since: int = 0) -> list[int]:
+        """UIDs in the selected folder that carry `keyword` (the label on Gmail), ascending;
+        with `changed_since`, only those whose flags changed after that mod-sequence."""
         kind = "X-GM-LABELS" if self.gmail else "KEYWORD"
         criteria: list[object] = [kind, keyword] + (["SINCE", since] if since else [])
+        criteria += ["MODSEQ", int(changed_since) + 1] if changed_since > 0 else []
         with _translated(f"searching for keyword {keyword}"):
             return sorted(int(u) for u in self.client.search(criteria))
 
@@ -496,16 +501,17 @@ def _pending_untagged(client: IMAPClient) -> list[tuple[int, bytes]]:
     return out
 
 
-def _number(value: object) -> int | None:
-    """A non-negative 32-bit number from a server value, or None when it is not one."""
+def _number(value: object, bits: int = 32) -> int | None:
+    """A non-negative number below 2**bits from a server value (UIDs are 32-bit, mod-sequences
+    63-bit), or None when it is not one."""
     if isinstance(value, int):
         number = value
     else:
         text = _text(value).strip() if value is not None else ""
-        if not text.isdigit() or len(text) > 10:
+        if not text.isdigit() or len(text) > 19:
             return None
         number = int(text)
-    return number if 0 <= number < 2 ** 32 else None
+    return number if 0 <= number < 2 ** bits else None
 
 
 def _starttls(client: IMAPClient, account: Account) -> None:
@@ -520,6 +526,18 @@ def _starttls(client: IMAPClient, account: Account) -> None:
             client.starttls(tls_context(account))
         except ssl.SSLCertVerificationError as exc:
             raise certificate_problem(account, exc) from None
+
+
+def _enable_condstore(client: IMAPClient) -> None:
+    """ENABLE CONDSTORE where offered, so SELECT reports HIGHESTMODSEQ (Dovecot sends it only
+    then) and a poll asks only for flags changed since the last one. Refused: no harm."""
+    if not (client.has_capability("CONDSTORE") and client.has_capability("ENABLE")):
+        return
+    try:
+        client.enable("CONDSTORE")
+    except IMAPClientError as exc:  # a server may list it and still refuse: full scans then
+        log.info("the server refused ENABLE CONDSTORE (%s); corrections are found by full scans",
+                 _text(str(exc))[:120])
 
 
 def _login(client: IMAPClient, account: Account, secret: str) -> None:
