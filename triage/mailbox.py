@@ -302,8 +302,17 @@ class Mailbox:
         with `changed_since`, only those whose flags changed after that mod-sequence."""
         kind = "X-GM-LABELS" if self.gmail else "KEYWORD"
         criteria: list[object] = [kind, keyword] + (["SINCE", since] if since else [])
-        criteria += ["MODSEQ", int(changed_since) + 1] if changed_since > 0 else []
         with _translated(f"searching for keyword {keyword}"):
+            if changed_since > 0 and "modseq-search" not in self._noted:
+                try:
+                    return sorted(int(u) for u in self.client.search(
+                        [*criteria, "MODSEQ", int(changed_since) + 1]))
+                except IMAPClientError as exc:  # Hoodiecrow: CONDSTORE listed, MODSEQ refused
+                    if isinstance(exc, imaplib.IMAP4.abort):
+                        raise
+                    self._noted.add("modseq-search")  # works, only slower: info, not warning
+                    log.info("%s refused SEARCH MODSEQ (%s); keywords are searched in full",
+                             self.selected, _text(str(exc))[:100])
             return sorted(int(u) for u in self.client.search(criteria))
 
     # -- folders -----------------------------------------------------------------------
