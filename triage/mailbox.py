@@ -95,8 +95,9 @@ class Mailbox:
         try:
             left = limits.seconds_left()
             connect = account.connect_timeout if left is None else min(account.connect_timeout, left)
-            client = _BoundedClient(limits, account.host, port=account.port,
-                                    ssl=account.security == "tls", ssl_context=tls_context(account),
+            tls = account.security == "tls"  # STARTTLS makes its context later; plain needs none
+            client = _BoundedClient(limits, account.host, port=account.port, ssl=tls,
+                                    ssl_context=tls_context(account) if tls else None,
                                     timeout=SocketTimeout(connect=connect, read=account.read_timeout))
         except Exception as exc:  # noqa: BLE001 - every cause is translated into words
             raise _connect_error(account, exc) from None
