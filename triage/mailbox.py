@@ -95,8 +95,9 @@ class Mailbox:
         try:
             left = limits.seconds_left()
             connect = account.connect_timeout if left is None else min(account.connect_timeout, left)
-            client = _BoundedClient(limits, account.host, port=account.port,
-                                    ssl=account.security == "tls", ssl_context=tls_context(account),
+            tls = account.security == "tls"  # STARTTLS makes its context later; plain needs none
+            client = _BoundedClient(limits, account.host, port=account.port, ssl=tls,
+                                    ssl_context=tls_context(account) if tls else None,
                                     timeout=SocketTimeout(connect=connect, read=account.read_timeout))
         except Exception as exc:  # noqa: BLE001 - every cause is translated into words
             raise _connect_error(account, exc) from None
@@ -302,8 +303,17 @@ class Mailbox:
         with `changed_since`, only those whose flags changed after that mod-sequence."""
         kind = "X-GM-LABELS" if self.gmail else "KEYWORD"
         criteria: list[object] = [kind, keyword] + (["SINCE", since] if since else [])
-        criteria += ["MODSEQ", int(changed_since) + 1] if changed_since > 0 else []
         with _translated(f"searching for keyword {keyword}"):
+            if changed_since > 0 and "modseq-search" not in self._noted:
+                try:
+                    return sorted(int(u) for u in self.client.search(
+                        [*criteria, "MODSEQ", int(changed_since) + 1]))
+                except IMAPClientError as exc:  # Hoodiecrow: CONDSTORE listed, MODSEQ refused
+                    if isinstance(exc, imaplib.IMAP4.abort):
+                        raise
+                    self._noted.add("modseq-search")  # works, only slower: info, not warning
+                    log.info("%s refused SEARCH MODSEQ (%s); keywords are searched in full",
+                             self.selected, _text(str(exc))[:100])
             return sorted(int(u) for u in self.client.search(criteria))
 
     # -- folders -----------------------------------------------------------------------
@@ -414,7 +424,8 @@ class Mailbox:
 
     def _ensure_draft_flag(self, folder: str, raw: bytes, uid: int | None) -> int | None:
         """STORE \\Draft on the appended message when the server did not keep it."""
-        self.select(folder)
+        if self.selected != folder or self.readonly:
+            self.select(folder)
         if uid is None:
             message_id = _MESSAGE_ID.search(raw.split(b"\r\n\r\n", 1)[0])
             value = search_value(message_id.group(1).decode("ascii", "replace")) if message_id else None
@@ -426,7 +437,11 @@ class Mailbox:
             if uid is None:
                 return None
         with _translated(f"checking the flags of the draft in {folder}"):
-            flags = self.client.get_flags([uid]).get(uid, ())
+            found = self.client.get_flags([uid])
+            if uid not in found:  # a server that shows appended mail only after a new SELECT
+                self.select(folder)
+                found = self.client.get_flags([uid])
+            flags = found.get(uid, ())
             if b"\\Draft" not in flags:
                 self._note_once("draft-flag", "%s dropped the \\Draft flag given with APPEND; "
                                 "storing it afterwards", folder)
@@ -531,13 +546,16 @@ def _starttls(client: IMAPClient, account: Account) -> None:
 def _enable_condstore(client: IMAPClient) -> None:
     """ENABLE CONDSTORE where offered, so SELECT reports HIGHESTMODSEQ (Dovecot sends it only
     then) and a poll asks only for flags changed since the last one. Refused: no harm."""
-    if not (client.has_capability("CONDSTORE") and client.has_capability("ENABLE")):
-        return
-    try:
-        client.enable("CONDSTORE")
-    except IMAPClientError as exc:  # a server may list it and still refuse: full scans then
-        log.info("the server refused ENABLE CONDSTORE (%s); corrections are found by full scans",
-                 _text(str(exc))[:120])
+    with _translated("reading capabilities"):
+        if not (client.has_capability("CONDSTORE") and client.has_capability("ENABLE")):
+            return
+        try:
+            client.enable("CONDSTORE")
+        except IMAPClientError as exc:  # listed yet refused: keywords are searched in full
+            if isinstance(exc, imaplib.IMAP4.abort):
+                raise
+            log.info("the server refused ENABLE CONDSTORE (%s); corrections are found by full "
+                     "scans", _text(str(exc))[:120])
 
 
 def _login(client: IMAPClient, account: Account, secret: str) -> None:
