@@ -62,6 +62,10 @@ def test_hostile_display_names_are_no_name_or_a_literal_one(display: str) -> Non
     assert 0.0 <= features.signals["names_recipient"] <= 1.0
 
 
+def test_a_huge_display_name_is_no_name() -> None:
+    assert recipient_first_name(parse_message(mail("x" * 5000 + " <a@x.example>", "Hi"))) == ""
+
+
 @pytest.mark.parametrize("signal, body", [
     ("your_background", "Ich habe Ihren Vortrag über Hitboxen gesehen und Ihr Profil gelesen."),
     ("your_background", "J'ai lu votre article sur la fiabilité, et votre parcours m'a frappé."),

@@ -16,6 +16,7 @@ from .message import Message
 
 MAX_FEATURE_CHARS = 4000
 MAX_QUOTED_CHARS = 1000
+MAX_NAME_CHARS = 40  # a longer "first name" is no name (and would be a pattern to compile)
 
 FREEMAIL = frozenset("""gmail.com googlemail.com outlook.com hotmail.com live.com yahoo.com
 yahoo.co.uk icloud.com me.com aol.com gmx.de gmx.net web.de proton.me protonmail.com mail.com
@@ -238,7 +239,7 @@ def _plausible_name(word: str) -> str:
     """The word if it can be a name: two or more letters (with their combining marks)."""
     word = word.strip("'\"()<>")
     letters = all(ch.isalpha() or unicodedata.category(ch).startswith("M") for ch in word)
-    return word if len(word) >= 2 and letters and word[0].isalpha() else ""
+    return word if 2 <= len(word) <= MAX_NAME_CHARS and letters and word[0].isalpha() else ""
 
 
 def signals(message: Message, body: str, first_name: str) -> dict[str, float]:
