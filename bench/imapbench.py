@@ -24,6 +24,7 @@ from servers import DOVECOT, PASSWORD, Server, start_dovecot  # noqa: E402
 
 BIN = Path(sys.executable).parent
 ONE_CORE = ["taskset", "-c", "0"]
+LABELS_ONLY_SIZE = 5000  # a backfill with `[drafts] enabled = false` too: what drafting costs
 
 RAW_FETCH = """
 import sys, time
@@ -76,7 +77,7 @@ def fill_maildir(server: Server, user: str, raws: list[bytes], count: int) -> No
         subprocess.run(["chown", "-R", "nobody:nogroup", str(server.root / "home" / user)], check=True)
 
 
-def write_config(directory: Path, server: Server, user: str) -> Path:
+def write_config(directory: Path, server: Server, user: str, drafts: bool = True) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / "config.toml"
     path.write_text(f"""[[accounts]]
@@ -94,7 +95,7 @@ email = "dana@example.com"
 
 [state]
 dir = "{directory / 'state'}"
-""")
+""" + ("" if drafts else "\n[drafts]\nenabled = false\n"))
     return path
 
 
@@ -120,6 +121,14 @@ def run_figures(raws: list[bytes], sizes: tuple[int, ...], repeats: int,
                 results.setdefault(f"backfill/{size}", []).append(size / seconds)
                 results.setdefault(f"memory/{size}", []).append(peak)
                 results.setdefault(f"fetch/{size}", []).append(size / timed([*ONE_CORE, *raw])[0])
+                if r == 0 and size == LABELS_ONLY_SIZE:  # the same backfill without drafting
+                    bare = f"b{size}labels"
+                    fill_maildir(server, bare, raws, size)
+                    timed([sys.executable, "-c", RAW_FETCH, str(server.port), bare, PASSWORD])
+                    labels_only = write_config(root / bare, server, bare, drafts=False)
+                    seconds, _ = timed([*ONE_CORE, str(BIN / "triage"), "run", "--config",
+                                        str(labels_only)], env)
+                    results.setdefault(f"labelsonly/{size}", []).append(size / seconds)
                 if r == 0:
                     for _ in range(repeats):
                         poll = [*ONE_CORE, str(BIN / "triage"), "run", "--config", str(config)]
