@@ -78,3 +78,14 @@ def test_fingerprint_prefers_message_id_and_falls_back_to_headers() -> None:
     c = b"From: a@b.example\r\nSubject: t\r\n\r\nx"
     assert fingerprint(parse_message(b), b) != fingerprint(parse_message(c), c)
     assert fingerprint(parse_message(b), b).startswith("sha:")
+
+
+def test_address_headers_parse_the_same_from_the_cache_and_beyond_its_size_limit() -> None:
+    from triage.message import MAX_CACHED_ADDRESS_CHARS
+    names = ", ".join(f"=?utf-8?q?P=C3=A9rson_{i}?= <p{i}@x.example>" for i in range(200))
+    assert len(names) > MAX_CACHED_ADDRESS_CHARS
+    raw = f"From: Eve <eve@x.example>\r\nTo: {names}\r\nCc: Bob <BOB@X.example>\r\n\r\nhi\r\n".encode()
+    first, again = parse_message(raw), parse_message(raw)
+    assert first == again
+    assert len(first.to) == 200 and first.to[7].name == "Pérson 7" and first.to[7].email == "p7@x.example"
+    assert first.cc[0].email == "bob@x.example" and first.sender and first.sender.name == "Eve"

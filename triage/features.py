@@ -139,8 +139,10 @@ def to_features(message: Message) -> Features:
 
 def normalise_text(text: str, first_name: str = "") -> str:
     """Lower-case; URLs, addresses, numbers and the recipient's name become tokens."""
-    text = _URL.sub(" urltoken ", text)
-    text = _EMAIL.sub(" emailtoken ", text)
+    if "://" in text or "www." in text.lower():  # every URL holds one (W and w alone match w)
+        text = _URL.sub(" urltoken ", text)
+    if "@" in text:
+        text = _EMAIL.sub(" emailtoken ", text)
     if first_name:
         text = _name_pattern(first_name).sub(" recipientname ", text)
     return _cjk_bigrams(_DIGITS.sub("0", text.lower()))

@@ -8,6 +8,7 @@ mail at all raises `ParseError`.
 from __future__ import annotations
 
 import email
+import functools
 import hashlib
 import email.policy
 import email.utils
@@ -22,6 +23,8 @@ MAX_TEXT_CHARS = 20_000
 MAX_HTML_BYTES = 400_000
 MAX_PARTS = 200
 MAX_HTML_TEXT_CHARS = 4 * MAX_TEXT_CHARS  # room for whitespace that collapsing removes
+ADDRESS_CACHE_SIZE = 1024  # parsed address headers kept: at most 1024 × 2,000 characters
+MAX_CACHED_ADDRESS_CHARS = 2000
 _INVISIBLE = ("script", "style", "title", "template")
 
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]+")
@@ -166,14 +169,28 @@ def _decode_header_lossy(raw: str) -> str:
 
 
 def _addresses(headers: RawHeaders, name: str) -> tuple[Address, ...]:
+    """The addresses of a header; the same raw values (To: is nearly always the user) are
+    parsed once, up to a size, in a bounded cache."""
+    values = tuple(headers.get(name.lower(), ()))
+    if not values:
+        return ()
+    if sum(map(len, values)) <= MAX_CACHED_ADDRESS_CHARS:
+        return _cached_addresses(values)
+    return _parse_addresses(values)
+
+
+@functools.lru_cache(maxsize=ADDRESS_CACHE_SIZE)
+def _cached_addresses(values: tuple[str, ...]) -> tuple[Address, ...]:
+    return _parse_addresses(values)
+
+
+def _parse_addresses(raw_values: tuple[str, ...]) -> tuple[Address, ...]:
     """Split the raw header into addresses first, then decode only the display names.
 
     Decoding first would let an encoded display name such as `Eve\r\nBcc: x@evil` be
     read as an address of its own.
     """
-    values = [_unescape_8bit(v) for v in headers.get(name.lower(), [])]
-    if not values:
-        return ()
+    values = [_unescape_8bit(v) for v in raw_values]
     out = []
     for display, addr in email.utils.getaddresses(values):
         addr = clean_header_value(addr).lower()
