@@ -12,7 +12,8 @@ import pytest
 from triage.classifier import LinearModel, Model, ModelError, load_model, load_predictor
 from triage.features import to_features
 from triage.grams import CharLookup
-from triage.linear import COMPACT_FILE, CompactError, CompactModel, _strings, _tokens, char_grams, terms
+from triage.linear import (COMPACT_FILE, CompactError, CompactModel, _strings, _strip_accents, _tokens,
+                           char_grams, terms)
 from triage.message import parse_message
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -152,3 +153,12 @@ def test_batch_char_lookups_find_the_reference_char_grams(models) -> None:
 def test_a_double_space_gram_in_the_vocabulary_never_matches_across_words() -> None:
     lookup = CharLookup(["ab  ", " ab ", "b  c"])
     assert hits_counter(lookup.hits(["ab", "ab cd", "b c"], char_grams)) == Counter({(0, 1): 1, (1, 1): 1})
+
+
+def test_accents_are_stripped_as_the_vectorizer_strips_them() -> None:
+    from sklearn.feature_extraction.text import strip_accents_unicode
+    samples = ["café naïve Ångström ﬁ", "\U0001D15E\U0001D165 mus\U0001D167ic 𑀓𑀸 brahmi",
+               "e\u0301\u0301 x\U0001D167", "\U0001F600 only an emoji", "", "plain ascii",
+               "\u0301", "\U0001D167"]
+    for text in samples:
+        assert _strip_accents(text) == strip_accents_unicode(text), text

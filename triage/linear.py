@@ -67,14 +67,23 @@ def _strip_accents(text: str) -> str:
     """Decompose (NFKD) and drop combining marks, as the vectorizer's `strip_accents="unicode"`."""
     if text.isascii():
         return text
-    return _combining_marks().sub("", unicodedata.normalize("NFKD", text))
+    text = unicodedata.normalize("NFKD", text)
+    bmp, astral = _combining_marks()
+    text = bmp.sub("", text)
+    return astral.sub("", text) if text and max(text) >= _ASTRAL else text
+
+
+_ASTRAL = chr(0x10000)
 
 
 @functools.cache
-def _combining_marks() -> re.Pattern[str]:
-    """A character class of every code point with a non-zero combining class."""
+def _combining_marks() -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """Character classes of every code point with a non-zero combining class: those below
+    U+10000 (a class the engine tests with one table look-up) and those above (a slow list
+    of ranges, used only on text that has such characters)."""
     marks = [chr(c) for c in range(0x300, 0x110000) if unicodedata.combining(chr(c))]
-    return re.compile("[" + "".join(re.escape(m) for m in marks) + "]")
+    return (re.compile("[" + "".join(re.escape(m) for m in marks if m < _ASTRAL) + "]"),
+            re.compile("[" + "".join(re.escape(m) for m in marks if m >= _ASTRAL) + "]"))
 
 
 def export(pipeline: Any) -> dict[str, Any]:

@@ -29,7 +29,9 @@ _INVISIBLE = ("script", "style", "title", "template")
 
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]+")
 _MSGID = re.compile(r"<[^<>\s@]+@[^<>\s@]+>")
-_URL = re.compile(r"https?://|www\.", re.I)
+# r"https?://|www\." with re.I, spelled out (re.I also lets s match "ſ"): a pattern that starts
+# with a character class lets the engine skip straight to an h or a w (ten times faster).
+_URL = re.compile(r"[hH][tT][tT][pP][sSſ]?://|[wW][wW][wW]\.")
 _ESCAPED_BYTE = re.compile("[\udc80-\udcff]")  # how the parser keeps undecodable header bytes
 
 
