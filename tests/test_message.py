@@ -91,13 +91,15 @@ def test_address_headers_parse_the_same_from_the_cache_and_beyond_its_size_limit
     assert first.cc[0].email == "bob@x.example" and first.sender and first.sender.name == "Eve"
 
 
-def test_the_spelled_out_url_patterns_match_as_their_case_insensitive_forms() -> None:
+def test_url_patterns_and_link_counts_match_their_case_insensitive_forms() -> None:
     import re
 
     from triage import features, message
     text = ("see HTTP://a.example, hTtPſ://b.example and WwW.c.example; http:/x www,y ſhttp://d "
             "https//e Www.f\nHTTPS://g wwww.h ｗｗｗ.i")
-    for fast, slow in [(message._URL, re.compile(r"https?://|www\.", re.I)),
-                       (features._URL, re.compile(r"https?://\S+|www\.\S+", re.I))]:
-        assert [m.span() for m in fast.finditer(text)] == [m.span() for m in slow.finditer(text)]
-        assert len(fast.findall(text)) >= 6
+    slow = re.compile(r"https?://\S+|www\.\S+", re.I)
+    assert [m.span() for m in features._URL.finditer(text)] == [m.span() for m in slow.finditer(text)]
+    assert len(slow.findall(text)) >= 6
+    links = re.compile(r"https?://|www\.", re.I)
+    for sample in [text, text.upper(), "wwww.www.www.http://https://httpss://ſ://", "", "İ" * 5 + text]:
+        assert message._link_count(sample) == len(links.findall(sample)), sample
