@@ -272,7 +272,7 @@ def _extract_body(msg: StdMessage) -> tuple[str, bool, int, int]:
 
 
 def _link_count(text: str) -> int:
-    """How many times `https?://|www\.` (any case) occurs: counted in the lower-cased text,
+    """How many times `https?://|www\\.` (any case) occurs: counted in the lower-cased text,
     three times faster than the regex. The same count: such matches never overlap, and only
     the ASCII letters (and ſ, kept as it is) lower-case to these characters."""
     lower = text.lower()
