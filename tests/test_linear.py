@@ -162,3 +162,16 @@ def test_accents_are_stripped_as_the_vectorizer_strips_them() -> None:
                "\u0301", "\U0001D167"]
     for text in samples:
         assert _strip_accents(text) == strip_accents_unicode(text), text
+
+
+def test_characters_beyond_the_bmp_and_lone_surrogates_match_as_the_reference() -> None:
+    vocabulary = [" 🔬 ", " 🔬x", "🔬x ", "ab🔬", "b🔬 ", " ab", "x😀 ", "abc"]
+    texts = ["🔬", "🔬x", "ab🔬", "x😀 🔬 ab", "lone \udc80 🔬 ab", "𝄞🔬x", "", "ab"]
+    got = hits_counter(CharLookup(vocabulary).hits(texts, char_grams))
+    assert got == reference_hits([char_grams(t) for t in texts], vocabulary)
+    assert got[(4, 0)] == 1 and got[(0, 0)] == 1  # the surrogate's message, by the string path
+
+
+def test_too_many_astral_characters_refuse_the_fast_lookup() -> None:
+    with pytest.raises(ValueError, match="beyond U\\+FFFF"):
+        CharLookup([f" {chr(0x10000 + n)} " for n in range(3000)])

@@ -10,7 +10,8 @@ without building a string per n-gram and with a fixed number of NumPy calls per 
   the texts' " " + "  ".join(words) + " " laid end to end. An n-gram straddling two words (or
   two texts) holds a double space, which no `char_wb` n-gram holds: it never matches. Code
   points of the Basic Multilingual Plane fit 16 bits, so a 3- or 4-gram is one 64-bit integer;
-  a text with a character beyond it takes the string path (`linear.char_grams`).
+  characters beyond it (emoji) are given surrogate code points, which text cannot hold once
+  a text with a lone surrogate takes the string path (`linear.char_grams`).
 """
 
 from __future__ import annotations
@@ -23,8 +24,10 @@ if TYPE_CHECKING:
     import numpy as np
 
 Hits = tuple["np.ndarray", "np.ndarray"]  # (message number, vocabulary column) per occurrence
-BMP = 1 << 16
-_BEYOND_BMP = chr(BMP)
+_ASTRAL_POINT = 0x10000
+_ASTRAL = chr(_ASTRAL_POINT)
+_SURROGATES, _UNKNOWN_ASTRAL = 0xD800, 0xDFFF  # never in a vocabulary (it is stored as UTF-8)
+_ASTRAL_CODES = _UNKNOWN_ASTRAL - _SURROGATES  # astral characters of the vocabulary with a code
 
 
 class SortedLookup:
@@ -94,43 +97,60 @@ class CharLookup:
     def __init__(self, vocabulary: Sequence[str]) -> None:
         import numpy as np
         self.np, self.vocabulary = np, vocabulary
-        fits = {n: {g: c for c, g in enumerate(vocabulary)
-                    if len(g) == n and "  " not in g and max(g) < _BEYOND_BMP} for n in (3, 4)}
-        self.three = SortedLookup([_pack(g) for g in fits[3]], list(fits[3].values()), np.uint64)
-        self.four = SortedLookup([_pack(g) for g in fits[4]], list(fits[4].values()), np.uint64)
+        astral = sorted({ch for g in vocabulary for ch in g if ch >= _ASTRAL})
+        if len(astral) > _ASTRAL_CODES:
+            raise ValueError(f"{len(astral)} characters beyond U+FFFF in the character n-grams, "
+                             f"more than {_ASTRAL_CODES}")
+        self.astral = np.array([ord(ch) for ch in astral], dtype=np.uint32)
+        codes = {ch: _SURROGATES + n for n, ch in enumerate(astral)}
+        fits = {n: {g: c for c, g in enumerate(vocabulary) if len(g) == n and "  " not in g
+                    and not any(map(_is_surrogate, g))} for n in (3, 4)}
+        self.three = SortedLookup([_pack(g, codes) for g in fits[3]], list(fits[3].values()), np.uint64)
+        self.four = SortedLookup([_pack(g, codes) for g in fits[4]], list(fits[4].values()), np.uint64)
 
     def hits(self, texts: Sequence[str], grams: Callable[[str], list[str]]) -> Hits:
         """(message, column) of every n-gram `grams(text)` (`linear.char_grams`) makes that the
         vocabulary knows."""
         np = self.np
-        padded, owners, wide = [], [], []
-        for number, text in enumerate(texts):
-            words = text.lower().split()
-            if not words:
-                continue
-            joined = " " + "  ".join(words) + " "
-            if max(joined) >= _BEYOND_BMP:
-                wide.append(number)
-            else:
-                padded.append(joined)
-                owners.append(number)
-        owner = np.repeat(np.array(owners, dtype=np.intp), [len(p) for p in padded])
-        p = np.frombuffer("".join(padded).encode("utf-32-le", "surrogatepass"),
-                          dtype=np.uint32).astype(np.uint64)
+        padded = [" " + "  ".join(words) + " " if words else "" for words in
+                  (text.lower().split() for text in texts)]
+        owner = _owners(np, [len(p) for p in padded])
+        points = np.frombuffer("".join(padded).encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+        slow = np.unique(owner[(points >= _SURROGATES) & (points <= _UNKNOWN_ASTRAL)])
+        p = self._code_units(points)
+        p = p.astype(np.uint64)
         threes = (p[:-2] << np.uint64(32)) | (p[1:-1] << np.uint64(16)) | p[2:]
         fours = (threes[:-1] << np.uint64(16)) | p[3:]
-        messages = [owner[:len(threes)], owner[:len(fours)]]
-        columns = [self.three.find(threes), self.four.find(fours)]
-        index = self._index() if wide else {}
-        for number in wide:
-            found = [index[g] for g in grams(texts[number]) if g in index]
-            messages.append(np.full(len(found), number, dtype=np.intp))
-            columns.append(np.array(found, dtype=np.intp))
-        return _known(np, np.concatenate(messages), np.concatenate(columns))
+        messages = np.concatenate((owner[:len(threes)], owner[:len(fours)]))
+        columns = np.concatenate((self.three.find(threes), self.four.find(fours)))
+        if len(slow):  # a lone surrogate in the text: the string path decides for that message
+            columns[np.isin(messages, slow)] = -1
+            index = self._index()
+            found = [(int(n), index[g]) for n in slow for g in grams(texts[n]) if g in index]
+            messages = np.concatenate((messages, np.array([n for n, _ in found], dtype=np.intp)))
+            columns = np.concatenate((columns, np.array([c for _, c in found], dtype=np.intp)))
+        return _known(np, messages, columns)
+
+    def _code_units(self, points: np.ndarray) -> np.ndarray:
+        """Code points with those beyond U+FFFF replaced by a 16-bit code: a surrogate code
+        point, one for each astral character of the vocabulary and the last for all others."""
+        np = self.np
+        wide = points >= _ASTRAL_POINT
+        if not wide.any():
+            return points
+        points, values = points.copy(), points[wide]
+        at = np.minimum(np.searchsorted(self.astral, values), max(len(self.astral) - 1, 0))
+        known = self.astral[at] == values if len(self.astral) else np.zeros(len(values), dtype=bool)
+        points[wide] = np.where(known, _SURROGATES + at, _UNKNOWN_ASTRAL)
+        return points
 
     @functools.cache
     def _index(self) -> dict[str, int]:
         return {g: c for c, g in enumerate(self.vocabulary)}
+
+
+def _is_surrogate(ch: str) -> bool:
+    return _SURROGATES <= ord(ch) <= _UNKNOWN_ASTRAL
 
 
 def _owners(np: Any, lengths: list[int]) -> np.ndarray:
@@ -143,9 +163,9 @@ def _known(np: Any, messages: np.ndarray, columns: np.ndarray) -> Hits:
     return messages[keep], columns[keep]
 
 
-def _pack(gram: str) -> int:
-    """Code points below 2**16 as one integer, 16 bits each."""
+def _pack(gram: str, codes: dict[str, int]) -> int:
+    """The gram's code units (`CharLookup._code_units`), 16 bits each, as one integer."""
     key = 0
     for ch in gram:
-        key = (key << 16) | ord(ch)
+        key = (key << 16) | (codes[ch] if ch >= _ASTRAL else ord(ch))
     return key
