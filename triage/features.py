@@ -110,9 +110,10 @@ _BULK_TEXT = Lexicon(
     r"email preferences|view (this|in) (email|browser)|you are receiving|opt.out)\b")
 _URL = re.compile(r"[hH][tT][tT][pP][sSſ]?://\S+|[wW][wW][wW]\.\S+")  # re.I, spelled out: fast
 _EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(\.[\w-]+)+\b")
-_DIGITS = re.compile(r"\d+")
+_DIGITS = re.compile(r"\d\d*")  # = \d+; a leading class lets the engine skip to a digit
 _QUOTED = re.compile(r"^\s*>.*$", re.M)
-_CJK_RUN = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uff66-\uff9f]{2,}")
+_CJK = r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uff66-\uff9f]"
+_CJK_RUN = re.compile(_CJK + _CJK + "+")  # = {2,}, spelled so that the engine skips to a CJK character
 _REPLY_PREFIX = re.compile(r"^\s*(re|aw|sv|antw|réf|ref|rif|vs)\s*:", re.I)
 
 

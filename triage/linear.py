@@ -27,7 +27,9 @@ if TYPE_CHECKING:
 COMPACT_FILE = "model.npz"
 FORMAT = 2
 CHAR_NGRAMS = (3, 4)
-_TOKEN = re.compile(r"\b\w\w+\b")  # the vectorizer's token pattern (Unicode words, 2+ chars)
+# The vectorizer's token pattern \b\w\w+\b (Unicode words, 2+ chars): the same tokens, since a
+# greedy \w\w+ takes whole words; a leading class lets the engine skip to a word character.
+_TOKEN = re.compile(r"\w\w+")
 
 
 class CompactError(ValueError):

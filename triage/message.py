@@ -30,6 +30,8 @@ _INVISIBLE = ("script", "style", "title", "template")
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]+")
 _MSGID = re.compile(r"<[^<>\s@]+@[^<>\s@]+>")
 _LINK_STARTS = ("http://", "https://", "httpſ://", "www.")  # lower-cased; re.I lets s match ſ
+_BLANK_LINES = re.compile(r"\n\s*\n+")
+_BLANKS = re.compile(r"[ \t\r\f\v][ \t\r\f\v]*")  # = [ \t\r\f\v]+: a leading class is found fast
 _ESCAPED_BYTE = re.compile("[\udc80-\udcff]")  # how the parser keeps undecodable header bytes
 
 
@@ -309,7 +311,7 @@ def html_to_text(html: str) -> str:
     except Exception:  # noqa: BLE001 - e.g. lone surrogates that cannot be encoded for the parser
         text = _forgiving_text(html)
     text = text[:MAX_HTML_TEXT_CHARS]
-    return re.sub(r"[ \t\r\f\v]+", " ", re.sub(r"\n\s*\n+", "\n\n", text)).strip()
+    return _BLANKS.sub(" ", _BLANK_LINES.sub("\n\n", text)).strip()
 
 
 def _lexbor_text(html: str) -> str:

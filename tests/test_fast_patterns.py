@@ -1,0 +1,34 @@
+"""Patterns spelled for speed find exactly what their plain forms find (on real and odd text)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from triage import features, linear, message
+
+ROOT = Path(__file__).resolve().parent.parent
+ODD = ["", " ", "a", "ab", "a b", "x_y z9 ü1 ß ǅ", "  \t\r\f\v  x \n\n \n\t\n y\x0b\x0c\x1c\x85\xa0 z",
+       "日本語のテキスト 한국어 中文 ｶﾀｶﾅ 一", "1 22 333 ١٢٣ ４５", "word\u0301s co\u200dop", "\U0001D7D8\U0001D7D9 𝐀𝐁"]
+PAIRS = [  # (fast, plain)
+    (linear._TOKEN, re.compile(r"\b\w\w+\b")),
+    (features._DIGITS, re.compile(r"\d+")),
+    (features._CJK_RUN, re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uff66-\uff9f]{2,}")),
+    (message._BLANKS, re.compile(r"[ \t\r\f\v]+")),
+]
+
+
+def texts() -> list[str]:
+    paths = sorted([*(ROOT / "training_data").rglob("*.eml"), *(ROOT / "eval_data").rglob("*.eml")])
+    return [message.parse_message(p.read_bytes()).text for p in paths[::4]] + ODD
+
+
+@pytest.mark.parametrize("fast,plain", PAIRS, ids=[p.pattern[:20] for p, _ in PAIRS])
+def test_fast_pattern_finds_what_the_plain_one_finds(fast: re.Pattern[str], plain: re.Pattern[str]) -> None:
+    found = 0
+    for text in texts():
+        assert [m.span() for m in fast.finditer(text)] == [m.span() for m in plain.finditer(text)], text
+        found += len(plain.findall(text))
+    assert found > 0
