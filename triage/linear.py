@@ -69,23 +69,24 @@ def _strip_accents(text: str) -> str:
     """Decompose (NFKD) and drop combining marks, as the vectorizer's `strip_accents="unicode"`."""
     if text.isascii():
         return text
-    text = unicodedata.normalize("NFKD", text)
-    bmp, astral = _combining_marks()
-    text = bmp.sub("", text)
-    return astral.sub("", text) if text and max(text) >= _ASTRAL else text
+    text = _combining_marks().sub("", unicodedata.normalize("NFKD", text))
+    if not text or max(text) < _ASTRAL:
+        return text
+    astral = {ch for ch in _ASTRAL_CHARS.findall(text) if unicodedata.combining(ch)}
+    return text.translate(dict.fromkeys(map(ord, astral))) if astral else text
 
 
 _ASTRAL = chr(0x10000)
+_ASTRAL_CHARS = re.compile("[\U00010000-\U0010ffff]")
 
 
 @functools.cache
-def _combining_marks() -> tuple[re.Pattern[str], re.Pattern[str]]:
-    """Character classes of every code point with a non-zero combining class: those below
-    U+10000 (a class the engine tests with one table look-up) and those above (a slow list
-    of ranges, used only on text that has such characters)."""
-    marks = [chr(c) for c in range(0x300, 0x110000) if unicodedata.combining(chr(c))]
-    return (re.compile("[" + "".join(re.escape(m) for m in marks if m < _ASTRAL) + "]"),
-            re.compile("[" + "".join(re.escape(m) for m in marks if m >= _ASTRAL) + "]"))
+def _combining_marks() -> re.Pattern[str]:
+    """A character class of every code point below U+10000 with a non-zero combining class (the
+    engine tests such a class with one table look-up; the few astral marks are looked up one by
+    one, only in text that has astral characters)."""
+    marks = [chr(c) for c in range(0x300, 0x10000) if unicodedata.combining(chr(c))]
+    return re.compile("[" + "".join(re.escape(m) for m in marks) + "]")
 
 
 def export(pipeline: Any) -> dict[str, Any]:
