@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import re
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 if TYPE_CHECKING:
@@ -28,6 +29,8 @@ _ASTRAL_POINT = 0x10000
 _ASTRAL = chr(_ASTRAL_POINT)
 _SURROGATES, _UNKNOWN_ASTRAL = 0xD800, 0xDFFF  # never in a vocabulary (it is stored as UTF-8)
 _ASTRAL_CODES = _UNKNOWN_ASTRAL - _SURROGATES  # astral characters of the vocabulary with a code
+_ASTRAL_CHARS = re.compile("[\U00010000-\U0010ffff]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class SortedLookup:
@@ -63,21 +66,18 @@ class WordLookup:
     def __init__(self, vocabulary: Sequence[str]) -> None:
         import numpy as np
         self.np = np
-        words: dict[str, int] = {}
-        unigrams, bigrams = [], []
-        for column, term in enumerate(vocabulary):
-            ids = [words.setdefault(part, len(words)) for part in term.split(" ")]
-            if len(ids) == 1:
-                unigrams.append((ids[0], column))
-            elif len(ids) == 2:
-                bigrams.append((ids[0], ids[1], column))
-            # a term of three or more words never comes from `terms`: it never matches
+        split = [term.split(" ") for term in vocabulary]
+        words = {w: i for i, w in enumerate(dict.fromkeys(itertools.chain.from_iterable(split)))}
         self.words, self.base = words, len(words) + 1  # id len(words): not a vocabulary word
         self.unigram = np.full(self.base, -1, dtype=np.intp)
-        for word, column in unigrams:
-            self.unigram[word] = column
-        self.bigram = SortedLookup([a * self.base + b for a, b, _ in bigrams],
-                                   [column for _, _, column in bigrams], np.int64)
+        unigrams = [(words[p[0]], column) for column, p in enumerate(split) if len(p) == 1]
+        if unigrams:
+            self.unigram[[w for w, _ in unigrams]] = [column for _, column in unigrams]
+        # a term of three or more words never comes from `terms`: it never matches
+        bigrams = [(words[p[0]] * self.base + words[p[1]], column)
+                   for column, p in enumerate(split) if len(p) == 2]
+        self.bigram = SortedLookup([key for key, _ in bigrams], [column for _, column in bigrams],
+                                   np.int64)
 
     def hits(self, tokens: Sequence[list[str]]) -> Hits:
         """(message, column) of every known token and token bigram of each message."""
@@ -97,16 +97,26 @@ class CharLookup:
     def __init__(self, vocabulary: Sequence[str]) -> None:
         import numpy as np
         self.np, self.vocabulary = np, vocabulary
-        astral = sorted({ch for g in vocabulary for ch in g if ch >= _ASTRAL})
+        joined = "".join(vocabulary)
+        astral = sorted(set(_ASTRAL_CHARS.findall(joined)))
         if len(astral) > _ASTRAL_CODES:
             raise ValueError(f"{len(astral)} characters beyond U+FFFF in the character n-grams, "
                              f"more than {_ASTRAL_CODES}")
         self.astral = np.array([ord(ch) for ch in astral], dtype=np.uint32)
-        codes = {ch: _SURROGATES + n for n, ch in enumerate(astral)}
-        fits = {n: {g: c for c, g in enumerate(vocabulary) if len(g) == n and "  " not in g
-                    and not any(map(_is_surrogate, g))} for n in (3, 4)}
-        self.three = SortedLookup([_pack(g, codes) for g in fits[3]], list(fits[3].values()), np.uint64)
-        self.four = SortedLookup([_pack(g, codes) for g in fits[4]], list(fits[4].values()), np.uint64)
+        surrogates = _SURROGATE.search(joined) is not None  # never in a model's vocabulary
+        self.three, self.four = (self._table(vocabulary, n, surrogates) for n in (3, 4))
+
+    def _table(self, vocabulary: Sequence[str], n: int, surrogates: bool) -> SortedLookup:
+        """The n-grams of the vocabulary that text can make, each as one integer key."""
+        np = self.np
+        grams = {g: c for c, g in enumerate(vocabulary) if len(g) == n and "  " not in g
+                 and not (surrogates and _SURROGATE.search(g))}
+        points = np.frombuffer("".join(grams).encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+        units = self._code_units(points).astype(np.uint64).reshape(-1, n)
+        keys = np.zeros(len(grams), dtype=np.uint64)
+        for i in range(n):
+            keys = (keys << np.uint64(16)) | units[:, i]
+        return SortedLookup(keys, list(grams.values()), np.uint64)
 
     def hits(self, texts: Sequence[str], grams: Callable[[str], list[str]]) -> Hits:
         """(message, column) of every n-gram `grams(text)` (`linear.char_grams`) makes that the
@@ -149,10 +159,6 @@ class CharLookup:
         return {g: c for c, g in enumerate(self.vocabulary)}
 
 
-def _is_surrogate(ch: str) -> bool:
-    return _SURROGATES <= ord(ch) <= _UNKNOWN_ASTRAL
-
-
 def _owners(np: Any, lengths: list[int]) -> np.ndarray:
     """Message number of each item, for messages of `lengths` items laid end to end."""
     return np.repeat(np.arange(len(lengths), dtype=np.intp), lengths)
@@ -161,11 +167,3 @@ def _owners(np: Any, lengths: list[int]) -> np.ndarray:
 def _known(np: Any, messages: np.ndarray, columns: np.ndarray) -> Hits:
     keep = columns >= 0
     return messages[keep], columns[keep]
-
-
-def _pack(gram: str, codes: dict[str, int]) -> int:
-    """The gram's code units (`CharLookup._code_units`), 16 bits each, as one integer."""
-    key = 0
-    for ch in gram:
-        key = (key << 16) | (codes[ch] if ch >= _ASTRAL else ord(ch))
-    return key
