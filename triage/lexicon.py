@@ -18,6 +18,7 @@ every lexicon in `features` takes the fast path).
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Iterator
 
@@ -31,31 +32,40 @@ class Unfactorable(ValueError):
 
 
 class Lexicon:
-    """A compiled lexicon pattern: `findall` and `search` as `re` gives them."""
+    """A lexicon pattern, compiled on first use: `findall` and `search` as `re` gives them."""
 
     def __init__(self, pattern: str) -> None:
-        self.regex = re.compile(pattern)
         self.pattern = pattern
+
+    @functools.cached_property
+    def regex(self) -> re.Pattern[str]:
+        return re.compile(self.pattern)
+
+    @functools.cached_property
+    def _prefilters(self) -> tuple[re.Pattern[str], re.Pattern[str] | None] | None:
         try:
-            self.word_starts, self.anywhere = prefilters(pattern)
-            self.fast = True
+            return prefilters(self.pattern)
         except Unfactorable:
-            self.fast = False
+            return None
+
+    @property
+    def fast(self) -> bool:
+        """Whether matches are looked for at candidate positions only."""
+        return self._prefilters is not None
 
     def findall(self, text: str) -> list[str]:
         """The matched strings (whole matches), as many as `re.findall` finds."""
-        if not self.fast:
-            return [m.group() for m in self.regex.finditer(text)]
         return [m.group() for m in self._matches(text)]
 
     def search(self, text: str) -> re.Match[str] | None:
-        if not self.fast:
-            return self.regex.search(text)
         return next(self._matches(text), None)
 
     def _matches(self, text: str) -> Iterator[re.Match[str]]:
+        if self._prefilters is None:
+            yield from self.regex.finditer(text)
+            return
         end = 0
-        for start in self._candidates(text):
+        for start in _candidates(text, *self._prefilters):
             if start < end:
                 continue
             match = self.regex.match(text, start)
@@ -63,15 +73,16 @@ class Lexicon:
                 end = max(match.end(), start + 1)
                 yield match
 
-    def _candidates(self, text: str) -> list[int]:
-        """Every position where a match may start (a superset), in order."""
-        found = [0] + [m.end() for m in self.word_starts.finditer(text)]
-        if self.anywhere is not None:
-            at = 0
-            while (hit := self.anywhere.search(text, at)) is not None:
-                found.append(hit.start())
-                at = hit.start() + 1
-        return sorted(set(found))
+
+def _candidates(text: str, word_starts: re.Pattern[str], anywhere: re.Pattern[str] | None) -> list[int]:
+    """Every position where a match may start (a superset), in order."""
+    found = [0] + [m.end() for m in word_starts.finditer(text)]
+    if anywhere is not None:
+        at = 0
+        while (hit := anywhere.search(text, at)) is not None:
+            found.append(hit.start())
+            at = hit.start() + 1
+    return sorted(set(found))
 
 
 def prefilters(pattern: str) -> tuple[re.Pattern[str], re.Pattern[str] | None]:
