@@ -175,3 +175,19 @@ def test_characters_beyond_the_bmp_and_lone_surrogates_match_as_the_reference() 
 def test_too_many_astral_characters_refuse_the_fast_lookup() -> None:
     with pytest.raises(ValueError, match="beyond U\\+FFFF"):
         CharLookup([f" {chr(0x10000 + n)} " for n in range(3000)])
+
+
+def test_key_lookup_finds_every_key_and_nothing_else() -> None:
+    from triage.grams import KeyLookup
+    rng = np.random.default_rng(7)
+    keys = np.unique(rng.integers(0, 2**63, 5000, dtype=np.int64)).astype(np.uint64)
+    crowded = np.arange(1, 400, dtype=np.uint64) << np.uint64(60)  # the same top bits: long probes
+    keys = np.unique(np.concatenate((keys, crowded, np.array([0, 2**64 - 1], dtype=np.uint64))))
+    lookup = KeyLookup(keys, range(len(keys)), np.uint64)
+    assert lookup.probes > 2  # keys collided and were probed past
+    queries = np.concatenate((keys, keys[::-1] + np.uint64(1), rng.integers(0, 2**63, 3000).astype(np.uint64)))
+    index = {int(k): i for i, k in enumerate(keys)}
+    assert lookup.find(queries).tolist() == [index.get(int(q), -1) for q in queries]
+    assert KeyLookup([], [], np.uint64).find(queries[:5]).tolist() == [-1] * 5
+    with pytest.raises(ValueError, match="share an integer key"):
+        KeyLookup([3, 5, 3], [0, 1, 2], np.uint64)
