@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from triage import features
-from triage.lexicon import Lexicon, Unfactorable, prefilters
+from triage.lexicon import Lexicon, Lexicons, Unfactorable, prefilters
 from triage.message import parse_message
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -89,3 +89,14 @@ def test_prefilters_refuse_what_they_cannot_prove() -> None:
         prefilters(r"\b(a|b)\b|.x")  # a free alternative that does not start with a literal
     with pytest.raises(Unfactorable):
         prefilters(r"\b((a|b)+c)\b")  # a quantified leading group
+
+
+def test_members_of_a_family_find_what_they_find_alone() -> None:
+    patterns = [r"\b(ab|abc)\b", r"\b(abc|b)\b|x", r"\b(a)", r"\w+z", r"\b(?P<n>b)\b", r"\b(c)\1"]
+    family = Lexicons()
+    members = [family.add(p) for p in patterns]
+    assert [m.fast for m in members] == [True, True, True, False, False, False]
+    for text in ["abc ab b xabc", "a b abc", "zz abz", "", "cc c"]:
+        for member in members:
+            same_as_re(member, text)
+        assert family.starts(text) is family.starts(text)  # one scan per text

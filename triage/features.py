@@ -11,7 +11,7 @@ import math
 import re
 from dataclasses import dataclass
 
-from .lexicon import Lexicon
+from .lexicon import Lexicons
 from .message import Message
 
 MAX_FEATURE_CHARS = 4000
@@ -30,8 +30,9 @@ successfactors taleo breezy pinpoint jazzhr hirebridge beamery""".split())
 NETWORK_NAMES = frozenset("linkedin xing doximity".split())
 
 # The lexicons below are matched against lower-cased text (three times faster than re.I);
-# `Lexicon` finds the same matches as `re` without trying every position.
-_GENERIC_GREETING = Lexicon(
+# `Lexicons` find the same matches as `re` without trying every position.
+_LEXICONS = Lexicons()
+_GENERIC_GREETING = _LEXICONS.add(
     r"\b(dear|hello|hi|hey|greetings)[ ,]+(candidate|applicant|job ?seeker|sir|madam|sir/madam|"
     r"all|friend|professional|team|there|everyone|colleague|member|user|customer|jobseeker)s?\b"
     r"|\bto whom it may concern\b|\bdear (valued|future|potential)\b"
@@ -39,7 +40,7 @@ _GENERIC_GREETING = Lexicon(
     r"estimad[oa]s? candidat[oa]s?|car[oa] candidat[oa]|prezad[oa]s? candidat[oa]s?|"
     r"szanowni państwo|değerli aday\w*|уважаемы[йе] кандидат\w*|шановн\w* кандидат\w*|"
     r"beste kandidaat|kära kandidat|kepada pelamar)\b|尊敬的候选人|各位|求職者の皆様|지원자 여러분")
-_REFERRAL = Lexicon(
+_REFERRAL = _LEXICONS.add(
     r"\b(know (of )?(anyone|anybody|someone|somebody|people)|who (do )?you know|refer(ral|ring|red)?s?|"
     r"recommend (someone|anyone|a|people|candidates)|pass (this|it|the role|the description) "
     r"(along|on)|forward (this|it|the)|your network|point me (to|towards|in)|"
@@ -56,7 +57,7 @@ _REFERRAL = Lexicon(
     r"реферал\w*|перешлите|поділіться|поделитесь)\b"
     r"|心当たり|お知り合い|ご紹介いただ|推荐|推薦|内推|內推|认识的人|추천|아시는 분|주변에|"
     r"ترشيح|رشّح|رشح|توصية|تعرف أحد|تعرف شخص|सिफारिश|रेफर")
-_ASKS_YOU = Lexicon(
+_ASKS_YOU = _LEXICONS.add(
     r"\b(would you be (open|interested|up for|willing)|are you (open|interested)|"
     r"interested in (a |an )?(chat|call|conversation|talking|exploring|hearing)|"
     r"open to (a |an )?(chat|call|conversation|talking|hearing|exploring)|would you consider|"
@@ -78,7 +79,7 @@ _ASKS_YOU = Lexicon(
     r"có quan tâm|có hứng thú|apakah anda tertarik|tertarik untuk|bersedia)\b"
     r"|ご興味|お話を?お?聞|いかがでしょうか|관심 있으|관심이 있으|의향이 있으|이야기 나눌|"
     r"是否有兴趣|有兴趣|感兴趣|有興趣|方便聊|是否考虑|هل أنت مهتم|هل لديك اهتمام|هل تود|क्या आप")
-_RECRUITING = Lexicon(
+_RECRUITING = _LEXICONS.add(
     r"\b(recruit\w*|hiring|hire|role|roles|position|positions|opportunit\w+|candidate\w*|"
     r"vacanc\w+|job|jobs|career\w*|salary|compensation|interview\w*|resume|cv|talent|"
     r"headhunt\w*|search firm|openings?|apply|applicants?|employer|contract-to-hire|"
@@ -97,15 +98,15 @@ _RECRUITING = Lexicon(
     r"вакан\w*|работ\w*|подбор|채용|포지션|이직|헤드헌터|연봉|면접|후보자|인재|招聘|职位|職位|岗位|"
     r"猎头|獵頭|薪资|薪資|面试|面試|候选人|职缺|職缺|年薪|وظيف|وظائف|توظيف|مرشح|راتب|مقابلة|"
     r"नौकरी|भर्ती|वेतन|साक्षात्कार")
-_YOUR_BACKGROUND = Lexicon(
+_YOUR_BACKGROUND = _LEXICONS.add(
     r"\b(your (background|experience|profile|work|talk|paper|article|research|project|"
     r"expertise|career|track record|post|repo|publication|team at|time at|role at|"
     r"leadership|thesis)|i (came across|read|saw|noticed|enjoyed|was impressed))\b")
-_SCAM = Lexicon(
+_SCAM = _LEXICONS.add(
     r"\b(bank (details|account)|processing fee|registration fee|training fee|upfront|"
     r"no experience (needed|required)|work from home|reship\w*|package (handler|inspector)|"
     r"(per|a) (week|day)|whatsapp|telegram|cheque|check deposit|crypto)\b")
-_BULK_TEXT = Lexicon(
+_BULK_TEXT = _LEXICONS.add(
     r"\b(unsubscribe|job alert|jobs? matching|new jobs|manage (your )?(alerts|preferences)|"
     r"email preferences|view (this|in) (email|browser)|you are receiving|opt.out)\b")
 _URL = re.compile(r"[hH][tT][tT][pP][sSſ]?://\S+|[wW][wW][wW]\.\S+")  # re.I, spelled out: fast

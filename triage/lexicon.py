@@ -31,22 +31,66 @@ class Unfactorable(ValueError):
     """The pattern has a shape `Lexicon` does not speed up."""
 
 
+class Lexicons:
+    """Lexicons that share one scan of a text for the places where any of them can start.
+
+    The scan is `\\W(?=...)` with every member's word-start alternatives in one trie (one
+    dispatch on the next character, four times faster than a scan per member); each member
+    then lets its own pattern decide at those places. The last text scanned is kept (by
+    identity), so members asked about the same text scan it once.
+    """
+
+    def __init__(self) -> None:
+        self.members: list[Lexicon] = []
+        self._last: tuple[str, list[int]] | None = None
+
+    def add(self, pattern: str) -> Lexicon:
+        """A new member lexicon for `pattern`."""
+        return Lexicon(pattern, self)
+
+    def join(self, lexicon: Lexicon) -> None:
+        self.members.append(lexicon)
+        self.__dict__.pop("_scan", None)
+        self._last = None
+
+    @functools.cached_property
+    def _scan(self) -> re.Pattern[str]:
+        alternatives = [a for m in self.members if m.fast for a in m.word_starts]
+        return re.compile("\\W(?=" + _plain_groups(_trie(alternatives)) + ")")
+
+    def starts(self, text: str) -> list[int]:
+        """Every position after a non-word character where a member's match may start."""
+        last = self._last  # one read: another thread may replace it meanwhile
+        if last is not None and last[0] is text:
+            return last[1]
+        found = [m.end() for m in self._scan.finditer(text)]
+        self._last = (text, found)
+        return found
+
+
 class Lexicon:
     """A lexicon pattern, compiled on first use: `findall` and `search` as `re` gives them."""
 
-    def __init__(self, pattern: str) -> None:
+    def __init__(self, pattern: str, family: Lexicons | None = None) -> None:
         self.pattern = pattern
+        self.family = family if family is not None else Lexicons()
+        self.family.join(self)
 
     @functools.cached_property
     def regex(self) -> re.Pattern[str]:
         return re.compile(self.pattern)
 
     @functools.cached_property
-    def _prefilters(self) -> tuple[re.Pattern[str], re.Pattern[str] | None] | None:
+    def _prefilters(self) -> tuple[list[str], re.Pattern[str] | None] | None:
         try:
             return prefilters(self.pattern)
         except Unfactorable:
             return None
+
+    @property
+    def word_starts(self) -> list[str]:
+        """The alternatives that start with `\\b` and a word character, without the `\\b`."""
+        return self._prefilters[0] if self._prefilters is not None else []
 
     @property
     def fast(self) -> bool:
@@ -65,7 +109,7 @@ class Lexicon:
             yield from self.regex.finditer(text)
             return
         end = 0
-        for start in _candidates(text, *self._prefilters):
+        for start in self._candidates(text, self._prefilters[1]):
             if start < end:
                 continue
             match = self.regex.match(text, start)
@@ -73,44 +117,38 @@ class Lexicon:
                 end = max(match.end(), start + 1)
                 yield match
 
+    def _candidates(self, text: str, anywhere: re.Pattern[str] | None) -> list[int]:
+        """Every position where a match may start (a superset), in order."""
+        found = [0, *self.family.starts(text)]
+        if anywhere is not None:
+            at = 0
+            while (hit := anywhere.search(text, at)) is not None:
+                found.append(hit.start())
+                at = hit.start() + 1
+        return sorted(set(found))
 
-def _candidates(text: str, word_starts: re.Pattern[str], anywhere: re.Pattern[str] | None) -> list[int]:
-    """Every position where a match may start (a superset), in order."""
-    found = [0] + [m.end() for m in word_starts.finditer(text)]
-    if anywhere is not None:
-        at = 0
-        while (hit := anywhere.search(text, at)) is not None:
-            found.append(hit.start())
-            at = hit.start() + 1
-    return sorted(set(found))
 
-
-def prefilters(pattern: str) -> tuple[re.Pattern[str], re.Pattern[str] | None]:
-    """(word starts: `\\W(?=...)`, others: literal-led alternatives) that together find every
-    position where `pattern` can match."""
+def prefilters(pattern: str) -> tuple[list[str], re.Pattern[str] | None]:
+    """(the word-start alternatives without their `\\b`, a pattern for the literal-led others):
+    `\\W(?=...)` with the first and a search with the second find every position where
+    `pattern` can match."""
     words, others = [], []
     for alternative in _alternatives(pattern):
         if alternative.startswith("\\b"):
-            words.append(_regrouped_start(alternative[2:]))
+            words.append(alternative[2:])
+            if not all(_WORD.match(first) for first, _ in _heads(alternative[2:])):
+                raise Unfactorable(f"a word-start alternative that starts with a non-word "
+                                   f"character: {alternative}")
         else:
             _heads(alternative)  # must start with a literal: raises otherwise
             others.append(alternative)
     if not words:
         raise Unfactorable("no word-start alternative")
-    word_starts = re.compile("\\W(?=" + "|".join(words) + ")")
-    return word_starts, re.compile("|".join(others)) if others else None
-
-
-def _regrouped_start(alternative: str) -> str:
-    """The alternative (after its `\\b`) with a leading group regrouped by first character;
-    every way it starts must be a word character."""
-    heads = _heads(alternative)
-    if not all(_WORD.match(first) for first, _ in heads):
-        raise Unfactorable(f"a word-start alternative that starts with a non-word character: {alternative}")
-    if alternative.startswith("("):
-        end = _closing(alternative, 0)
-        return "(?:" + _trie(_alternatives(alternative[1:end])) + ")" + alternative[end + 1:]
-    return alternative
+    try:
+        re.compile("\\W(?=" + _plain_groups(_trie(words)) + ")")
+    except re.error as exc:  # e.g. a back-reference to a group made non-capturing
+        raise Unfactorable(str(exc)) from None
+    return words, re.compile("|".join(others)) if others else None
 
 
 def _trie(alternatives: list[str]) -> str:
