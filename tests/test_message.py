@@ -103,3 +103,32 @@ def test_url_patterns_and_link_counts_match_their_case_insensitive_forms() -> No
     links = re.compile(r"https?://|www\.", re.I)
     for sample in [text, text.upper(), "wwww.www.www.http://https://httpss://ſ://", "", "İ" * 5 + text]:
         assert message._link_count(sample) == len(links.findall(sample)), sample
+
+
+def test_a_single_part_message_parses_as_the_standard_parser_parses_it() -> None:
+    import email
+    import email.policy
+    from pathlib import Path
+
+    from triage.message import _single_part
+    root = Path(__file__).resolve().parent.parent
+    raws = [p.read_bytes() for p in sorted([*(root / "training_data").rglob("*.eml"),
+                                             *(root / "eval_data").rglob("*.eml")])[::2]]
+    raws += [b"Subject: a\r\nFrom x\r\nFrom y\r\n\r\nbody\r\n", b"Subject: a\nX: b\n c\n\nbody\rline\r\n",
+             b"Subject: a\r\nnot a header\r\n\r\nbody", b"Subject: a\r\n", b"Subject: a\r\n\r\n",
+             b"\r\nbody only", b" continuation first\r\nSubject: a\r\n\r\nb", b"Subject: \xff\xfe\r\n\r\n\xc3\xa9",
+             b"Content-Type: multipart/mixed; boundary=x\r\n\r\n--x\r\n\r\na\r\n--x--\r\n",
+             b"Content-Type: message/rfc822\r\n\r\nSubject: inner\r\n\r\nb", b"Subject: a\rTo: b\r\rbody\r"]
+    fast = 0
+    for raw in raws:
+        full = email.message_from_bytes(raw, policy=email.policy.compat32)
+        single = _single_part(raw)
+        if single is None:
+            continue
+        fast += 1
+        assert single.items() == full.items() and single.get_payload() == full.get_payload(), raw[:300]
+        assert [type(d) for d in single.defects] == [type(d) for d in full.defects], raw[:300]
+        assert single.as_bytes() == full.as_bytes()
+        assert parse_message(raw) == parse_message(raw)
+    assert fast > len(raws) // 2
+    assert _single_part(raws[-3]) is None and _single_part(raws[-2]) is None  # parts: the full parser

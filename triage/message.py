@@ -10,6 +10,8 @@ from __future__ import annotations
 import email
 import functools
 import hashlib
+import io
+import email.parser
 import email.policy
 import email.utils
 import re
@@ -30,6 +32,9 @@ _INVISIBLE = ("script", "style", "title", "template")
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]+")
 _MSGID = re.compile(r"<[^<>\s@]+@[^<>\s@]+>")
 _LINK_STARTS = ("http://", "https://", "httpſ://", "www.")  # lower-cased; re.I lets s match ſ
+_HEADER_LINE = re.compile(r"^(From |[\041-\071\073-\176]*:|[\t ])")  # email.feedparser's
+_EMPTY_LINE = re.compile(r"\r\n|\r|\n")
+_HEADER_PARSER = email.parser.Parser(policy=email.policy.compat32)
 _BLANK_LINES = re.compile(r"\n\s*\n+")
 _BLANKS = re.compile(r"[ \t\r\f\v][ \t\r\f\v]*")  # = [ \t\r\f\v]+: a leading class is found fast
 _ESCAPED_BYTE = re.compile("[\udc80-\udcff]")  # how the parser keeps undecodable header bytes
@@ -108,7 +113,7 @@ def _parse(raw: bytes, truncated: bool) -> Message:
         raise ParseError("empty message")
     if raw.startswith(b"From "):  # an mbox "From_" separator line, not a header
         raw = raw.split(b"\n", 1)[1] if b"\n" in raw else b""
-    msg = email.message_from_bytes(raw, policy=email.policy.compat32)
+    msg = _single_part(raw) or email.message_from_bytes(raw, policy=email.policy.compat32)
     if not msg.keys() and not msg.get_payload():
         raise ParseError("no headers and no body")
     text, html_only, links, attachments = _extract_body(msg)
@@ -133,6 +138,26 @@ def _parse(raw: bytes, truncated: bool) -> Message:
         attachment_count=attachments,
         truncated=truncated,
     )
+
+
+def _single_part(raw: bytes) -> StdMessage | None:
+    """The message the standard parser makes of `raw`, when it is not multipart: its header
+    block parsed, and the rest set as the payload as it stands (the parser would split the
+    body into lines and join them again: half the parse time). None when the header block
+    does not end as the parser's would (at an empty line), or the message has parts."""
+    text = raw.decode("ascii", "surrogateescape")  # as BytesParser reads bytes
+    lines, end = io.StringIO(text, newline=""), 0  # lines end at \r\n, \r or \n, as its lines
+    while line := lines.readline():
+        end += len(line)
+        if not _HEADER_LINE.match(line):
+            if not _EMPTY_LINE.match(line):
+                return None  # no empty line between header and body: the parser decides
+            msg = _HEADER_PARSER.parsestr(text[:end])
+            if msg.get_payload() or msg.get_content_maintype() in ("multipart", "message"):
+                return None  # a header line given back as body (a late "From "), or parts
+            msg.set_payload(text[end:])
+            return msg
+    return None
 
 
 def _first_id(ids: tuple[str, ...]) -> str:
