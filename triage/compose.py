@@ -20,6 +20,8 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
+DRAFT_KEYWORD = "triage-draft"  # on the draft in Drafts only: keywords never travel with mail
+
 MAX_NAME = 64  # display-name characters kept
 MAX_SUBJECT = 200
 MAX_MSG_ID = 250

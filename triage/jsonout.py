@@ -10,13 +10,15 @@ from __future__ import annotations
 import datetime as dt
 import json
 from dataclasses import asdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .classifier import UNSURE
 from .config import LABELS
-from .doctor import Check
 from .ledger import Decision, DraftRecord
 from .runner import Tally
+
+if TYPE_CHECKING:
+    from .doctor import Check
 
 Record = dict[str, Any]
 

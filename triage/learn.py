@@ -153,7 +153,7 @@ class Harvester:
         self.result.missing = tuple(missing)
         since = None if keyword_days is None else dt.date.today() - dt.timedelta(days=keyword_days)
         for folder in self.account.folders:
-            self.from_keywords(folder, since)
+            self.from_keywords(folder, since, incremental=keyword_days is not None)
         return self.result
 
     def from_folder(self, label: str, folder: str) -> None:
@@ -170,15 +170,34 @@ class Harvester:
                 self.ledger.set_watermark(folder, state.uidvalidity, max(batch),
                                           dt.date.today().isoformat())
 
-    def from_keywords(self, folder: str, since: dt.date | None) -> None:
-        """Messages triage labelled whose label keyword the user changed."""
+    def from_keywords(self, folder: str, since: dt.date | None, incremental: bool = True) -> None:
+        """Messages triage labelled whose label keyword the user changed. Where the server keeps
+        mod-sequences (CONDSTORE), only messages whose flags changed since the last harvest are
+        searched, and a folder whose HIGHESTMODSEQ did not move is not searched at all."""
         state = self.mbox.select(folder, readonly=True)  # EXAMINE: PERMANENTFLAGS is empty
+        last = self.ledger.harvested_modseq(folder, state.uidvalidity) if incremental else 0
+        if state.highestmodseq and last > state.highestmodseq:
+            log.warning("%s: HIGHESTMODSEQ went back from %d to %d; searching every keyword",
+                        folder, last, state.highestmodseq)
+            last = 0
+        if state.highestmodseq and last == state.highestmodseq:
+            return  # no flag in the folder changed since the last harvest
+        self._correct_keywords(folder, state, self._tagged(since, last))
+        if state.highestmodseq:
+            self.ledger.set_harvested_modseq(folder, state.uidvalidity, state.highestmodseq)
+
+    def _tagged(self, since: dt.date | None, changed_since: int) -> dict[int, set[str]]:
+        """UID → the labels whose keywords it carries (flags changed after `changed_since`)."""
         tagged: dict[int, set[str]] = {}
         for label in LABELS:
             keyword = self.config.actions[label].keyword
             if keyword:
-                for uid in self.mbox.keyword_uids(keyword, since):
+                for uid in self.mbox.keyword_uids(keyword, since, changed_since):
                     tagged.setdefault(uid, set()).add(label)
+        return tagged
+
+    def _correct_keywords(self, folder: str, state: FolderState, tagged: dict[int, set[str]]) -> None:
+        """Learn the messages whose one new label keyword differs from the label triage gave."""
         wanted: dict[int, str] = {}
         for uid, (key, given) in self.ledger.labels_at(folder, state.uidvalidity, sorted(tagged)).items():
             added = tagged[uid] - {given}

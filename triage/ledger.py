@@ -285,6 +285,16 @@ class Ledger:
         self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)",
                         (f"baseline:{uidvalidity}:{folder}", str(int(floor))))
 
+    def harvested_modseq(self, folder: str, uidvalidity: int) -> int:
+        """HIGHESTMODSEQ of this folder incarnation when its keywords were last harvested; 0."""
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?",
+                              (f"modseq:{uidvalidity}:{folder}",)).fetchone()
+        return int(row[0]) if row and str(row[0]).isdigit() else 0
+
+    def set_harvested_modseq(self, folder: str, uidvalidity: int, modseq: int) -> None:
+        self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)",
+                        (f"modseq:{uidvalidity}:{folder}", str(int(modseq))))
+
     def done_fingerprints(self, fingerprints: list[str]) -> dict[str, str | None]:
         """Of these fingerprints, those already decided (any folder incarnation) → label."""
         found: dict[str, str | None] = {}

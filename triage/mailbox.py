@@ -95,8 +95,9 @@ class Mailbox:
         try:
             left = limits.seconds_left()
             connect = account.connect_timeout if left is None else min(account.connect_timeout, left)
-            client = _BoundedClient(limits, account.host, port=account.port,
-                                    ssl=account.security == "tls", ssl_context=tls_context(account),
+            tls = account.security == "tls"  # STARTTLS makes its context later; plain needs none
+            client = _BoundedClient(limits, account.host, port=account.port, ssl=tls,
+                                    ssl_context=tls_context(account) if tls else None,
                                     timeout=SocketTimeout(connect=connect, read=account.read_timeout))
         except Exception as exc:  # noqa: BLE001 - every cause is translated into words
             raise _connect_error(account, exc) from None
@@ -105,6 +106,7 @@ class Mailbox:
             if account.security == "starttls":
                 _starttls(client, account)
             _login(client, account, secret)
+            _enable_condstore(client)
         except BaseException:
             _close_quietly(client)
             raise
@@ -151,7 +153,8 @@ class Mailbox:
                                "cannot be trusted, so nothing in this folder is touched")
         self.state = FolderState(folder, validity, _number(info.get(b"UIDNEXT")) or 0,
                                  "\\*" in permanent or self.gmail,
-                                 _number(info.get(b"EXISTS")) or 0)
+                                 _number(info.get(b"EXISTS")) or 0,
+                                 _number(info.get(b"HIGHESTMODSEQ"), bits=63) or 0)
         return self.state
 
     def new_uids(self, after_uid: int, since: dt.date | None) -> list[int]:
@@ -294,11 +297,23 @@ class Mailbox:
                 self.client.add_flags(chunk, [b"\\Deleted"], silent=True)
                 self.client.uid_expunge(chunk)
 
-    def keyword_uids(self, keyword: str, since: dt.date | None = None) -> list[int]:
-        """UIDs in the selected folder that carry `keyword` (the label on Gmail), ascending."""
+    def keyword_uids(self, keyword: str, since: dt.date | None = None,
+                     changed_since: int = 0) -> list[int]:
+        """UIDs in the selected folder that carry `keyword` (the label on Gmail), ascending;
+        with `changed_since`, only those whose flags changed after that mod-sequence."""
         kind = "X-GM-LABELS" if self.gmail else "KEYWORD"
         criteria: list[object] = [kind, keyword] + (["SINCE", since] if since else [])
         with _translated(f"searching for keyword {keyword}"):
+            if changed_since > 0 and "modseq-search" not in self._noted:
+                try:
+                    return sorted(int(u) for u in self.client.search(
+                        [*criteria, "MODSEQ", int(changed_since) + 1]))
+                except IMAPClientError as exc:  # Hoodiecrow: CONDSTORE listed, MODSEQ refused
+                    if isinstance(exc, imaplib.IMAP4.abort):
+                        raise
+                    self._noted.add("modseq-search")  # works, only slower: info, not warning
+                    log.info("%s refused SEARCH MODSEQ (%s); keywords are searched in full",
+                             self.selected, _text(str(exc))[:100])
             return sorted(int(u) for u in self.client.search(criteria))
 
     # -- folders -----------------------------------------------------------------------
@@ -409,7 +424,8 @@ class Mailbox:
 
     def _ensure_draft_flag(self, folder: str, raw: bytes, uid: int | None) -> int | None:
         """STORE \\Draft on the appended message when the server did not keep it."""
-        self.select(folder)
+        if self.selected != folder or self.readonly:
+            self.select(folder)
         if uid is None:
             message_id = _MESSAGE_ID.search(raw.split(b"\r\n\r\n", 1)[0])
             value = search_value(message_id.group(1).decode("ascii", "replace")) if message_id else None
@@ -421,7 +437,11 @@ class Mailbox:
             if uid is None:
                 return None
         with _translated(f"checking the flags of the draft in {folder}"):
-            flags = self.client.get_flags([uid]).get(uid, ())
+            found = self.client.get_flags([uid])
+            if uid not in found:  # a server that shows appended mail only after a new SELECT
+                self.select(folder)
+                found = self.client.get_flags([uid])
+            flags = found.get(uid, ())
             if b"\\Draft" not in flags:
                 self._note_once("draft-flag", "%s dropped the \\Draft flag given with APPEND; "
                                 "storing it afterwards", folder)
@@ -496,16 +516,17 @@ def _pending_untagged(client: IMAPClient) -> list[tuple[int, bytes]]:
     return out
 
 
-def _number(value: object) -> int | None:
-    """A non-negative 32-bit number from a server value, or None when it is not one."""
+def _number(value: object, bits: int = 32) -> int | None:
+    """A non-negative number below 2**bits from a server value (UIDs are 32-bit, mod-sequences
+    63-bit), or None when it is not one."""
     if isinstance(value, int):
         number = value
     else:
         text = _text(value).strip() if value is not None else ""
-        if not text.isdigit() or len(text) > 10:
+        if not text.isdigit() or len(text) > 19:
             return None
         number = int(text)
-    return number if 0 <= number < 2 ** 32 else None
+    return number if 0 <= number < 2 ** bits else None
 
 
 def _starttls(client: IMAPClient, account: Account) -> None:
@@ -520,6 +541,21 @@ def _starttls(client: IMAPClient, account: Account) -> None:
             client.starttls(tls_context(account))
         except ssl.SSLCertVerificationError as exc:
             raise certificate_problem(account, exc) from None
+
+
+def _enable_condstore(client: IMAPClient) -> None:
+    """ENABLE CONDSTORE where offered, so SELECT reports HIGHESTMODSEQ (Dovecot sends it only
+    then) and a poll asks only for flags changed since the last one. Refused: no harm."""
+    with _translated("reading capabilities"):
+        if not (client.has_capability("CONDSTORE") and client.has_capability("ENABLE")):
+            return
+        try:
+            client.enable("CONDSTORE")
+        except IMAPClientError as exc:  # listed yet refused: keywords are searched in full
+            if isinstance(exc, imaplib.IMAP4.abort):
+                raise
+            log.info("the server refused ENABLE CONDSTORE (%s); corrections are found by full "
+                     "scans", _text(str(exc))[:120])
 
 
 def _login(client: IMAPClient, account: Account, secret: str) -> None:

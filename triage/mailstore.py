@@ -62,6 +62,7 @@ class FolderState:
     uidnext: int
     keywords_allowed: bool
     exists: int = 0
+    highestmodseq: int = 0  # CONDSTORE (RFC 7162): grows with every flag change; 0 = unknown
 
 
 @dataclass(frozen=True)
@@ -113,8 +114,10 @@ class MailStore(Protocol):
     def move(self, uids: Sequence[int], folder: str) -> None:
         """Move these messages of the selected folder to `folder`; never deletes anything else."""
 
-    def keyword_uids(self, keyword: str, since: dt.date | None = None) -> list[int]:
-        """UIDs of the selected folder carrying `keyword`."""
+    def keyword_uids(self, keyword: str, since: dt.date | None = None,
+                     changed_since: int = 0) -> list[int]:
+        """UIDs of the selected folder carrying `keyword`; with `changed_since` (a mod-sequence
+        from FolderState.highestmodseq) only those whose flags changed after it."""
 
     def can_move(self) -> bool:
         """True when `move` is safe here (MOVE, or UIDPLUS to expunge only the moved UIDs)."""

@@ -9,14 +9,16 @@ server (keyword, move) is decided here and nowhere else.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Union
+from typing import TYPE_CHECKING, Union
 
 from .classifier import UNSURE, Prediction
 from .config import Config, LabelAction
 from .ledger import DONE, FAILED, Decision
 from .message import Message
 from .policy import draft_blocker
-from .replies import Reply
+
+if TYPE_CHECKING:
+    from .replies import Reply
 
 NEW, RECOGNISED, FAILURE = "new", "recognised", "failed"
 

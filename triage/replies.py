@@ -22,7 +22,7 @@ from jinja2 import BaseLoader, ChoiceLoader, FileSystemLoader, PackageLoader, St
 from jinja2.sandbox import SandboxedEnvironment
 
 from . import flowed
-from .compose import compose_draft, draft_headers, safe_addr_spec, verify_draft
+from .compose import DRAFT_KEYWORD, compose_draft, draft_headers, safe_addr_spec, verify_draft
 from .config import Me
 from .extract import Extraction, Field, extract, recruiter_name
 from .given import Given, given_in
@@ -35,7 +35,6 @@ STANCE_TEMPLATES = {"open": "open.txt.j2", "selective": "selective.txt.j2",
 REFERRAL_TEMPLATE = "referral.txt.j2"
 QUESTIONS = ("job_description", "salary", "location")  # asked for unless the message gave them
 MAX_SUBJECT = 400
-DRAFT_KEYWORD = "triage-draft"  # on the draft in Drafts only: keywords never travel with mail
 
 
 @dataclass(frozen=True)

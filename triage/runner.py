@@ -13,7 +13,7 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field, replace
-from typing import Callable, Protocol, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Protocol, Sequence
 
 from .apply import Applier, apply_markers
 from .classifier import UNSURE, ModelError, Prediction
@@ -27,8 +27,10 @@ from .message import Message, fingerprint, parse_message
 from .plan import FAILURE, NEW, RECOGNISED, Draft, Item, Known, Move, Plan, label_action, \
     plan_failure, plan_new, plan_recognised, wants_draft
 from .policy import draft_blocker
-from .replies import Reply, build_reply, template_environment, template_for
 from .scan import Scan, scan_folder
+
+if TYPE_CHECKING:  # replies (Jinja2, the extraction patterns) loads with the first draft
+    from .replies import Reply
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +112,7 @@ class Runner:
         self.connect, self.options, self.report = connect, options, report
         self.stop = stop or threading.Event()
         self.tally = Tally(account.name, dry_run=options.dry_run)
-        self.templates = template_environment(config.template_dir)
+        self._templates: Any = None  # the Jinja2 environment, made for the first draft
         self.deadline = time.monotonic() + options.deadline_seconds
         self.last_state: dict[str, FolderState] = {}  # per folder: SELECT before the last scan
         self._sent: dict[int, str | None] = {}  # per connection: the \\Sent folder, looked up once
@@ -244,8 +246,10 @@ class Runner:
                             blocker or "no reply can be built")
                 reply = None
             try:
-                if item is not None and reply is not None:
-                    self.tally.drafts += applier.make_draft(item, label, reply)
+                made = applier.make_draft(item, label, reply) if item and reply else None
+                if made:
+                    self.ledger.record_draft(made)
+                    self.tally.drafts += int(made.appended)
             except FolderError:
                 self.tally.pending_drafts += len(pending)
                 return
@@ -374,8 +378,11 @@ class Runner:
     def _reply(self, item: Item, label: str) -> tuple[Reply | None, str]:
         if not wants_draft(self.config, label) or item.message is None:
             return None, ""
+        from .replies import build_reply, template_environment, template_for
         try:
-            return build_reply(item.message, item.fingerprint, self.config.me, self.templates,
+            if self._templates is None:
+                self._templates = template_environment(self.config.template_dir)
+            return build_reply(item.message, item.fingerprint, self.config.me, self._templates,
                                template_for(label, self.config.me.stance)), ""
         except Exception as exc:  # noqa: BLE001 - a template or content problem, not the run's
             log.error("%s UID %d: reply not built: %s: %s", item.folder, item.uid,

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Callable
 from .classifier import (CARD_FILE, MODEL_FILE, RECRUITER_LABELS, SEED, UNSURE, Model, ModelError,
                          load_model, save_model, versions)
 from .config import LABELS
+from .errors import TrainingError
 from .features import to_features
 from . import generations
 from .facets import facet_scores, facet_tables
@@ -38,9 +39,6 @@ CORRECTION_WEIGHT = 8.0  # at most, one correction weighs as much as this many c
 CORRECTION_SHARE = 0.1  # and all of them together at most this share of the corpus (never < 1 each)
 GATE_TOLERANCE = 0.01  # a retrain may lower the held-out macro-F1 by at most this much
 
-
-class TrainingError(RuntimeError):
-    """Raised when the corpus is unusable or a better model would be replaced without --force."""
 
 
 @dataclass(frozen=True)

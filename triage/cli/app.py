@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import sqlite3
 import sys
@@ -10,19 +11,27 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from .. import __version__
-from ..classifier import ModelError
 from ..config import ConfigError, default_config_path
+from ..errors import ModelError, TrainingError
 from ..locations import (shipped_corpus_dir, shipped_eval_dir, user_model_dir)
 from ..secrets import SecretError
 from ..statefiles import StateError
-from ..training import TrainingError
 from .common import (EXIT_AUTH, EXIT_CODES, EXIT_FAILED, EXIT_MODEL, EXIT_REFUSED, EXIT_STATE,
                      EXIT_USAGE, _date, _days, _reader_gone, fail, setup_logging)
-from .filecmds import cmd_classify, cmd_draft, cmd_explain, cmd_init, cmd_train
-from .ledgercmds import cmd_drafts, cmd_log, cmd_report
-from .mailcmds import cmd_doctor, cmd_learn, cmd_run, cmd_watch
 
 log = logging.getLogger("triage")
+
+
+def _command(module: str, name: str) -> Callable[[argparse.Namespace], int]:
+    """The command function `name` of `triage.cli.<module>`, imported only when it runs: a poll
+    never pays for the imports of `train`, `report` or `draft`."""
+    def run(args: argparse.Namespace) -> int:
+        func: Callable[[argparse.Namespace], int] = getattr(
+            importlib.import_module(f"{__package__}.{module}"), name)
+        return func(args)
+    run.__name__ = name
+    return run
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `triage` console script."""
@@ -80,7 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--account", help="only this account (default: all)")
         return p
 
-    p = command("run", cmd_run, "Fetch new mail once, classify, label, draft, record; one summary "
+    p = command("run", _command("mailcmds", "cmd_run"), "Fetch new mail once, classify, label, draft, record; one summary "
                 "line per account.", account=True)
     p.add_argument("--dry-run", action="store_true",
                    help="print the plan a real run would carry out; change nothing")
@@ -91,7 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="print the summary only when something was processed or failed")
     p.add_argument("--json", action="store_true",
                    help="one JSON object per account (with the plan of a dry run) on stdout")
-    p = command("watch", cmd_watch, "Stay connected to every account and folder (a connection "
+    p = command("watch", _command("mailcmds", "cmd_watch"), "Stay connected to every account and folder (a connection "
                 "each): process new mail as it arrives (IMAP IDLE, or NOOP polling), reconnect "
                 "after drops, stop cleanly on SIGTERM/SIGINT.", account=True)
     p.add_argument("--interval", type=float, default=600,
@@ -99,20 +108,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-backoff", type=float, default=60,
                    help="longest wait between reconnection attempts (s, default 60)")
     p.add_argument("-q", "--quiet", action="store_true", help="summaries only when work was done")
-    p = command("classify", cmd_classify, "Classify .eml files or folders of them (recursive), "
+    p = command("classify", _command("filecmds", "cmd_classify"), "Classify .eml files or folders of them (recursive), "
                 "no server needed.")
     p.add_argument("paths", nargs="+", type=Path, metavar="PATH")
     p.add_argument("--json", action="store_true", help="JSON Lines with scores")
     p.add_argument("--models", type=Path, default=None,
                    help="model folder; it must be trusted, a model file is code (default: yours if "
                         "`triage train` made one, else the shipped one)")
-    p = command("explain", cmd_explain, "Show why a message gets its label: probabilities and the "
+    p = command("explain", _command("filecmds", "cmd_explain"), "Show why a message gets its label: probabilities and the "
                 "words and signals that pushed it.")
     p.add_argument("path", type=Path, metavar="FILE.eml")
     p.add_argument("--models", type=Path, default=None,
                    help="model folder; it must be trusted, a model file is code (default: yours if "
                         "`triage train` made one, else the shipped one)")
-    p = command("draft", cmd_draft, "Show the reply triage would draft for a message, no server "
+    p = command("draft", _command("filecmds", "cmd_draft"), "Show the reply triage would draft for a message, no server "
                 "needed: language, recruiter's first name, company and role with confidences.")
     p.add_argument("path", type=Path, metavar="FILE.eml")
     p.add_argument("--json", action="store_true", help="one JSON object with the extracted fields")
@@ -121,7 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--account", help="draft as this account's identity (default: the first)")
     p.add_argument("--label", choices=("targeted", "referral"), default="targeted",
                    help="draft as for this label (default: targeted)")
-    p = command("train", cmd_train, "Train your model from the shipped corpus plus your "
+    p = command("train", _command("filecmds", "cmd_train"), "Train your model from the shipped corpus plus your "
                 "corrections, gate it against your current one, and write it to your data folder "
                 f"({user_model_dir()}), where every command prefers it to the shipped model.")
     p.add_argument("--data", type=Path, default=shipped_corpus_dir(),
@@ -140,7 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
                         f"(default: {default_config_path()}, when it exists)")
     p.add_argument("--no-corrections", action="store_true",
                    help="train on the shipped corpus only, without your corrections")
-    p = command("learn", cmd_learn, "Harvest your corrections now: mail you moved into a "
+    p = command("learn", _command("mailcmds", "cmd_learn"), "Harvest your corrections now: mail you moved into a "
                 "correction folder (Triage/<label>) or whose triage keyword you changed. "
                 "`triage run` does this too; `triage train` learns from them.", account=True)
     p.add_argument("--create-folders", action="store_true",
@@ -149,10 +158,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--forget", metavar="MESSAGE-ID", default=None,
                    help="undo the correction of this message (its Message-ID as --list shows "
                         "it): removed from the store, not learned by the next training")
-    p = command("log", cmd_log, "Show recent decisions from the ledger.", account=True)
+    p = command("log", _command("ledgercmds", "cmd_log"), "Show recent decisions from the ledger.", account=True)
     p.add_argument("-n", type=int, default=20, help="how many (default 20)")
     p.add_argument("--json", action="store_true", help="JSON Lines, one decision per line")
-    p = command("report", cmd_report, "What triage decided in the last N days and what you made "
+    p = command("report", _command("ledgercmds", "cmd_report"), "What triage decided in the last N days and what you made "
                 "of it: corrections per label, drafts sent, deleted or waiting, and whether the "
                 "evidence supports turning on moves.", account=True)
     p.add_argument("--days", type=_days, default=30, help="how far back (default 30)")
@@ -161,13 +170,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also write a self-contained HTML page with figures to FILE")
     p.add_argument("--no-server", action="store_true",
                    help="do not connect: draft outcomes are reported as unknown")
-    p = command("drafts", cmd_drafts, "List recent drafted replies.", account=True)
+    p = command("drafts", _command("ledgercmds", "cmd_drafts"), "List recent drafted replies.", account=True)
     p.add_argument("-n", type=int, default=20, help="how many (default 20)")
     p.add_argument("--json", action="store_true", help="JSON Lines, one draft per line")
-    p = command("doctor", cmd_doctor, "Check config, password source, connection, login, "
+    p = command("doctor", _command("mailcmds", "cmd_doctor"), "Check config, password source, connection, login, "
                 "capabilities and folders, and say what is wrong.", account=True)
     p.add_argument("--json", action="store_true", help="JSON Lines, one check per line")
-    p = command("init", cmd_init, "Write a commented config file to start from.")
+    p = command("init", _command("filecmds", "cmd_init"), "Write a commented config file to start from.")
     p.add_argument("--config", type=Path, default=None,
                    help=f"where to write it (default: {default_config_path()})")
     return parser

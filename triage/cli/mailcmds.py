@@ -12,13 +12,11 @@ from dataclasses import replace
 from .. import jsonout
 from ..config import Config, load_config
 from ..learn import CorrectionStore, Harvester, correction_key, create_correction_folders, shown_id
-from ..doctor import FAIL, OK, Check, check_account, check_model
 from ..ledger import LockBusy, Ledger, corrections_dir, ledger_path
 from ..mailstore import MailboxError
 from ..secrets import SecretError
 from ..runner import Tally
 from ..session import AccountResult, ModelOnce, open_session, run_account, run_options
-from ..watch import Watch, WatchOptions
 from ..progress import FolderBars, on_terminal
 from .common import (EXIT_AUTH, EXIT_CONNECTION, EXIT_FAILED, EXIT_MODEL, EXIT_OK, EXIT_USAGE,
                      _account_names, _accounts, _print_flush, account_failure, fail, Redactor)
@@ -86,6 +84,7 @@ def _tally_code(tally: Tally) -> int:
 
 
 def cmd_watch(args: argparse.Namespace) -> int:
+    from ..watch import Watch, WatchOptions
     config = load_config(args.config)
     options = WatchOptions(interval=args.interval, backoff_max=args.max_backoff, quiet=args.quiet)
     watch = Watch(config, _accounts(config, args.account), ModelOnce(config.model_dir), options,
@@ -165,6 +164,7 @@ def _learn_account(config: Config, name: str, store: CorrectionStore, create: bo
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
+    from ..doctor import FAIL, OK, Check, check_account, check_model
     config = load_config(args.config)
     if args.json:
         print(jsonout.line(jsonout.check(Check(OK, "config", str(config.path)))))
