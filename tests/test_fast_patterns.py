@@ -32,3 +32,15 @@ def test_fast_pattern_finds_what_the_plain_one_finds(fast: re.Pattern[str], plai
         assert [m.span() for m in fast.finditer(text)] == [m.span() for m in plain.finditer(text)], text
         found += len(plain.findall(text))
     assert found > 0
+
+
+def test_a_spelled_out_name_matches_what_the_case_insensitive_name_matches() -> None:
+    from triage.features import _name_pattern
+    samples = texts()[:150] + ["Dana, dana DANA daNa xdana danax _dana dana_ dana.", "KİSS kıss ſkiss Kiss kiss",
+                               "İvan ıvan IVAN ivan", "\nsam\tSAM,ſam", "Jürgen jürgen JÜRGEN"]
+    for name in ["dana", "Kiss", "ivan", "Sam", "Jürgen", "al"]:
+        plain = re.compile(rf"\b{re.escape(name)}\b", re.I)
+        fast = _name_pattern(name)
+        for text in samples:
+            assert [m.span() for m in fast.finditer(text)] == [m.span() for m in plain.finditer(text)], (name, text)
+            assert fast.sub("X", text) == plain.sub("X", text)
