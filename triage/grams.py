@@ -156,7 +156,7 @@ class CharLookup:
         columns = np.concatenate((self.three.find(threes), self.four.find(fours)))
         if len(slow):  # a lone surrogate in the text: the string path decides for that message
             columns[np.isin(messages, slow)] = -1
-            index = self._index()
+            index = self._string_index
             found = [(int(n), index[g]) for n in slow for g in grams(texts[n]) if g in index]
             messages = np.concatenate((messages, np.array([n for n, _ in found], dtype=np.intp)))
             columns = np.concatenate((columns, np.array([c for _, c in found], dtype=np.intp)))
@@ -175,8 +175,8 @@ class CharLookup:
         points[wide] = np.where(known, _SURROGATES + at, _UNKNOWN_ASTRAL)
         return points
 
-    @functools.cache
-    def _index(self) -> dict[str, int]:
+    @functools.cached_property
+    def _string_index(self) -> dict[str, int]:
         return {g: c for c, g in enumerate(self.vocabulary)}
 
 
