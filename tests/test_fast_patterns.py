@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from triage import features, linear, message
+from triage import features, htmltext, linear, message
 
 ROOT = Path(__file__).resolve().parent.parent
 ODD = ["", " ", "a", "ab", "a b", "x_y z9 ü1 ß ǅ", "  \t\r\f\v  x \n\n \n\t\n y\x0b\x0c\x1c\x85\xa0 z",
@@ -16,7 +16,7 @@ PAIRS = [  # (fast, plain)
     (linear._TOKEN, re.compile(r"\b\w\w+\b")),
     (features._DIGITS, re.compile(r"\d+")),
     (features._CJK_RUN, re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uff66-\uff9f]{2,}")),
-    (message._BLANKS, re.compile(r"[ \t\r\f\v]+")),
+    (htmltext._BLANKS, re.compile(r"[ \t\r\f\v]+")),
 ]
 
 

@@ -132,3 +132,8 @@ def test_a_single_part_message_parses_as_the_standard_parser_parses_it() -> None
         assert parse_message(raw) == parse_message(raw)
     assert fast > len(raws) // 2
     assert _single_part(raws[-3]) is None and _single_part(raws[-2]) is None  # parts: the full parser
+
+
+def test_the_html_text_budget_leaves_room_for_the_message_text() -> None:
+    from triage import htmltext, message
+    assert htmltext.MAX_HTML_TEXT_CHARS == 4 * message.MAX_TEXT_CHARS

@@ -21,13 +21,12 @@ from email.errors import MessageError
 from email.header import decode_header, make_header
 from email.message import Message as StdMessage
 
+from .htmltext import html_to_text
+
 MAX_TEXT_CHARS = 20_000
-MAX_HTML_BYTES = 400_000
 MAX_PARTS = 200
-MAX_HTML_TEXT_CHARS = 4 * MAX_TEXT_CHARS  # room for whitespace that collapsing removes
 ADDRESS_CACHE_SIZE = 1024  # parsed address headers kept: at most 1024 × 2,000 characters
 MAX_CACHED_ADDRESS_CHARS = 2000
-_INVISIBLE = ("script", "style", "title", "template")
 
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]+")
 _MSGID = re.compile(r"<[^<>\s@]+@[^<>\s@]+>")
@@ -35,8 +34,6 @@ _LINK_STARTS = ("http://", "https://", "httpſ://", "www.")  # lower-cased; re.I
 _HEADER_LINE = re.compile(r"^(From |[\041-\071\073-\176]*:|[\t ])")  # email.feedparser's
 _EMPTY_LINE = re.compile(r"\r\n|\r|\n")
 _HEADER_PARSER = email.parser.Parser(policy=email.policy.compat32)
-_BLANK_LINES = re.compile(r"\n\s*\n+")
-_BLANKS = re.compile(r"[ \t\r\f\v][ \t\r\f\v]*")  # = [ \t\r\f\v]+: a leading class is found fast
 _ESCAPED_BYTE = re.compile("[\udc80-\udcff]")  # how the parser keeps undecodable header bytes
 
 
@@ -322,40 +319,6 @@ def _walk(msg: StdMessage) -> Iterator[StdMessage]:
             children = part.get_payload()
             if isinstance(children, list):
                 stack.extend(reversed([c for c in children if isinstance(c, StdMessage)]))
-
-
-def html_to_text(html: str) -> str:
-    """Visible text of an HTML body (scripts and styles dropped), whitespace collapsed.
-
-    Lexbor (a C HTML5 parser, via selectolax) does the work; BeautifulSoup is the fallback
-    for input it refuses, and a tag-stripping regex the last resort.
-    """
-    html = html[:MAX_HTML_BYTES]
-    try:
-        text = _lexbor_text(html)
-    except Exception:  # noqa: BLE001 - e.g. lone surrogates that cannot be encoded for the parser
-        text = _forgiving_text(html)
-    text = text[:MAX_HTML_TEXT_CHARS]
-    return _BLANKS.sub(" ", _BLANK_LINES.sub("\n\n", text)).strip()
-
-
-def _lexbor_text(html: str) -> str:
-    from selectolax.lexbor import LexborHTMLParser
-    tree = LexborHTMLParser(html)
-    tree.strip_tags(list(_INVISIBLE))
-    root = tree.root
-    return root.text(separator=" ") if root is not None else ""
-
-
-def _forgiving_text(html: str) -> str:
-    try:
-        from bs4 import BeautifulSoup
-        soup = BeautifulSoup(html, "html.parser")
-        for tag in soup(list(_INVISIBLE)):
-            tag.decompose()
-        return str(soup.get_text(" "))
-    except Exception:  # noqa: BLE001 - bs4 rejects some markup outright; strip tags instead
-        return re.sub(r"<[^>]*>", " ", re.sub(r"(?is)<(script|style)\b.*?</\1>", " ", html))
 
 
 def fingerprint(message: Message, raw: bytes) -> str:
