@@ -100,3 +100,14 @@ def test_members_of_a_family_find_what_they_find_alone() -> None:
         for member in members:
             same_as_re(member, text)
         assert family.starts(text) is family.starts(text)  # one scan per text
+
+
+def test_a_text_that_begins_a_longer_one_finds_its_own_matches() -> None:
+    family = Lexicons()
+    hire, work = family.add(r"\b(hire|hired)\b"), family.add(r"\b(work from home|work)\b")
+    for longer, shorter in [("x hired", "x hire"), ("x hire d", "x hire"), ("a work from home", "a work"),
+                            ("a work from", "a work from h"), ("we hire_", "we hire"), ("hire", "")]:
+        for lexicon in (hire, work):
+            lexicon.findall(longer)  # scanned first, kept
+            same_as_re(lexicon, shorter)
+            same_as_re(lexicon, longer)

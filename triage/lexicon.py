@@ -36,13 +36,19 @@ class Lexicons:
 
     The scan is `\\W(?=...)` with every member's word-start alternatives in one trie (one
     dispatch on the next character, four times faster than a scan per member); each member
-    then lets its own pattern decide at those places. The last text scanned is kept (by
-    identity), so members asked about the same text scan it once.
+    then lets its own pattern decide at those places. The last few texts scanned are kept (by
+    identity), so members asked about the same text scan it once; a text that begins another
+    one followed by a non-word character (`lower` in f"{lower} {subject}") takes that one's
+    places before its end: where the trie matches in the shorter text it matches in the longer
+    (the same characters, and \\b sees a non-word character either way), and the members'
+    own patterns still decide.
     """
+
+    KEPT = 3
 
     def __init__(self) -> None:
         self.members: list[Lexicon] = []
-        self._last: tuple[str, list[int]] | None = None
+        self._recent: tuple[tuple[str, list[int]], ...] = ()
 
     def add(self, pattern: str) -> Lexicon:
         """A new member lexicon for `pattern`."""
@@ -51,20 +57,28 @@ class Lexicons:
     def join(self, lexicon: Lexicon) -> None:
         self.members.append(lexicon)
         self.__dict__.pop("_scan", None)
-        self._last = None
+        self._recent = ()
 
     @functools.cached_property
-    def _scan(self) -> re.Pattern[str]:
+    def _scan(self) -> tuple[re.Pattern[str], bool]:
+        """(the scan, whether places found in a longer text hold for its beginning)."""
         alternatives = [a for m in self.members if m.fast for a in m.word_starts]
-        return re.compile("\\W(?=" + _plain_groups(_trie(alternatives)) + ")")
+        trie = _plain_groups(_trie(alternatives))
+        prefix_safe = not any(s in trie for s in ("$", "\\Z", "\\A", "^", "(?=", "(?!", "(?<"))
+        return re.compile("\\W(?=" + trie + ")"), prefix_safe
 
     def starts(self, text: str) -> list[int]:
         """Every position after a non-word character where a member's match may start."""
-        last = self._last  # one read: another thread may replace it meanwhile
-        if last is not None and last[0] is text:
-            return last[1]
-        found = [m.end() for m in self._scan.finditer(text)]
-        self._last = (text, found)
+        recent = self._recent  # one read: another thread may replace it meanwhile
+        scan, prefix_safe = self._scan
+        for seen, found in recent:
+            if seen is text:
+                return found
+            if (prefix_safe and len(seen) > len(text) and _WORD.match(seen, len(text)) is None
+                    and seen.startswith(text)):
+                return [at for at in found if at < len(text)]
+        found = [m.end() for m in scan.finditer(text)]
+        self._recent = ((text, found), *recent[:self.KEPT - 1])
         return found
 
 
