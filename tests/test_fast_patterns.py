@@ -16,7 +16,6 @@ PAIRS = [  # (fast, plain)
     (linear._TOKEN, re.compile(r"\b\w\w+\b")),
     (features._DIGITS, re.compile(r"\d+")),
     (features._CJK_RUN, re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uff66-\uff9f]{2,}")),
-    (htmltext._BLANKS, re.compile(r"[ \t\r\f\v]+")),
 ]
 
 
@@ -44,3 +43,9 @@ def test_a_spelled_out_name_matches_what_the_case_insensitive_name_matches() -> 
         for text in samples:
             assert [m.span() for m in fast.finditer(text)] == [m.span() for m in plain.finditer(text)], (name, text)
             assert fast.sub("X", text) == plain.sub("X", text)
+
+
+def test_collapsing_blanks_gives_what_the_regex_gives() -> None:
+    plain = re.compile(r"[ \t\r\f\v]+")
+    for text in texts() + [" " * 1000 + "x" + "\t \r\n\f\v" * 300, "\u3000 \xa0 \x1c\x85  y"]:
+        assert htmltext.collapse_blanks(text) == plain.sub(" ", text)
