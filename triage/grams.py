@@ -61,23 +61,29 @@ class KeyLookup:
             self.probes += 1
 
     def _home(self, keys: np.ndarray) -> np.ndarray:
-        return ((keys * self.np.uint64(_MULTIPLIER)) >> self.shift).astype(self.np.intp)  # Fibonacci hashing
+        """Each key's first slot (Fibonacci hashing: the top bits of key × 2**64/φ)."""
+        return ((keys * self.np.uint64(_MULTIPLIER)) >> self.shift).view(self.np.int64)
 
     def find(self, keys: np.ndarray) -> np.ndarray:
         """The column of each key, or -1."""
         np = self.np
         keys = keys.astype(np.uint64, copy=False)
-        found = np.full(len(keys), -1, dtype=np.intp)
-        home, where = self._home(keys), np.arange(len(keys))
-        for probe in range(self.probes):
-            slots = (home + probe) & self.mask
-            columns = self.columns[slots]
-            hit = (columns >= 0) & (self.keys[slots] == keys)
-            found[where[hit]] = columns[hit]
-            more = (columns >= 0) & ~hit  # an occupied slot of another key: probe the next
-            if not more.any():
+        slots = self._home(keys)
+        columns = self.columns[slots]
+        occupied = columns >= 0
+        hit = occupied & (self.keys[slots] == keys)
+        found = np.where(hit, columns, -1)
+        more = np.flatnonzero(occupied & ~hit)  # a slot of another key: probe the next slots
+        slots = slots[more]
+        for _ in range(1, self.probes):
+            if not len(more):
                 break
-            home, where, keys = home[more], where[more], keys[more]
+            slots = (slots + 1) & self.mask
+            columns = self.columns[slots]
+            hit = (columns >= 0) & (self.keys[slots] == keys[more])
+            found[more[hit]] = columns[hit]
+            keep = (columns >= 0) & ~hit
+            more, slots = more[keep], slots[keep]
         return found
 
 
