@@ -2,12 +2,13 @@
 
 The lexicons in `features` are alternations like `\\b(recruit\\w*|hiring|...)\\b|求人|...`.
 Python's engine tries such a pattern at every position of the text (about 25 ns each, before
-trying any alternative). `Lexicon` first finds the few positions where a match can start,
-with two scans the engine runs fast because each starts with a character class:
+trying any alternative). A `Lexicon` first finds the few positions where a match can start,
+with scans the engine runs fast because each starts with a character class:
 
 - a word-start alternative (`\\b` then a word character) can match only after a non-word
-  character (or at 0): `\\W(?=...)` with the alternatives, regrouped by first character
-  (`r(?:ecruit\\w*|ole)|h(?:iring|ire)`), in the lookahead;
+  character (or at 0): `\\W(?=...)` with the alternatives in the lookahead, regrouped by
+  first character (`r(?:ecruit\\w*|ole)|h(?:iring|ire)`). The lexicons of one `Lexicons`
+  family share this scan: all their alternatives in one trie, one scan per text;
 - the other alternatives must start with a literal character: one search per candidate.
 
 At each candidate, in order, the original pattern decides (`match` at that position sees the
