@@ -93,18 +93,19 @@ class WordLookup:
     def __init__(self, vocabulary: Sequence[str]) -> None:
         import numpy as np
         self.np = np
-        split = [term.split(" ") for term in vocabulary]
-        words = {w: i for i, w in enumerate(dict.fromkeys(itertools.chain.from_iterable(split)))}
+        parts = np.fromiter(map(str.count, vocabulary, itertools.repeat(" ")), dtype=np.intp,
+                            count=len(vocabulary)) + 1  # words per term
+        flat = " ".join(vocabulary).split(" ")  # every term's words, in order
+        words = dict(zip(dict.fromkeys(flat), itertools.count()))
         self.words, self.base = words, len(words) + 1  # id len(words): not a vocabulary word
+        ids = np.fromiter(map(words.__getitem__, flat), dtype=np.int64, count=len(flat))
+        first = np.cumsum(parts) - parts  # where each term's words start in `flat`
+        columns = np.arange(len(vocabulary), dtype=np.intp)
         self.unigram = np.full(self.base, -1, dtype=np.intp)
-        unigrams = [(words[p[0]], column) for column, p in enumerate(split) if len(p) == 1]
-        if unigrams:
-            self.unigram[[w for w, _ in unigrams]] = [column for _, column in unigrams]
+        self.unigram[ids[first[parts == 1]]] = columns[parts == 1]
         # a term of three or more words never comes from `terms`: it never matches
-        bigrams = [(words[p[0]] * self.base + words[p[1]], column)
-                   for column, p in enumerate(split) if len(p) == 2]
-        self.bigram = KeyLookup([key for key, _ in bigrams], [column for _, column in bigrams],
-                                np.int64)
+        pairs = first[parts == 2]
+        self.bigram = KeyLookup(ids[pairs] * self.base + ids[pairs + 1], columns[parts == 2], np.int64)
 
     def hits(self, tokens: Sequence[list[str]]) -> Hits:
         """(message, column) of every known token and token bigram of each message."""
