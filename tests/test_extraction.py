@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from triage.extract import THRESHOLD, extract
@@ -155,3 +157,21 @@ def test_an_encoded_line_break_in_the_display_name_never_reaches_a_value() -> No
                sender="=?utf-8?q?Eve=0D=0ABcc=3A_x=40evil=2Eexample?= <eve@acme.example.com>")
     first_name, company, role = fields(raw)
     assert first_name in ("", "Eve") and "\n" not in company + role
+
+
+def test_patterns_spelling_cjk_or_hangul_skip_text_without_those_scripts(monkeypatch) -> None:
+    """The shortcut changes no result: extraction over every shipped recruiter message in
+    Korean, Japanese, Chinese and other languages is the same with and without it."""
+    import triage.extract as ex
+    from triage.patterns import COMPANY_PATTERNS, ROLE_PATTERNS
+    korean = [p for p, _ in ROLE_PATTERNS if "포지션" in p.pattern]
+    assert korean and all(ex._spells_wide_words(p) for p in korean)
+    assert not ex._spells_wide_words(COMPANY_PATTERNS[0][0]), "a Latin pattern reads everything"
+    root = Path(__file__).resolve().parent.parent / "training_data"
+    messages = [parse_message(p.read_bytes()) for label in ("targeted", "referral")
+                for p in sorted((root / label).glob("*.eml"))[::3]]
+    fast = [ex.extract(m) for m in messages]
+    monkeypatch.setattr(ex, "_spells_wide_words", lambda pattern: False)
+    assert [ex.extract(m) for m in messages] == fast
+    assert any(f.role.value and ex._HAN_OR_HANGUL.search(f.role.value) for f in fast), \
+        "some CJK or Hangul role is still found"

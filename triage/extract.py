@@ -10,6 +10,7 @@ above `THRESHOLD`.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import Iterator
@@ -182,8 +183,20 @@ def company_of(message: Message, text: str, person: str = "") -> tuple[Field, bo
 
 
 def _sources(pattern: re.Pattern[str], subject: str, text: str) -> tuple[str, ...]:
-    """Patterns anchored at a line start read the subject only: a body line is not a title."""
-    return (subject,) if pattern.pattern.startswith("^") else (subject, text)
+    """Patterns anchored at a line start read the subject only: a body line is not a title.
+    A pattern that spells CJK or Hangul words reads only text that has such characters (the
+    Korean role patterns cost 2 ms a message when run over English text)."""
+    sources = (subject,) if pattern.pattern.startswith("^") else (subject, text)
+    if _spells_wide_words(pattern):
+        return tuple(s for s in sources if _HAN_OR_HANGUL.search(s))
+    return sources
+
+
+@functools.cache
+def _spells_wide_words(pattern: re.Pattern[str]) -> bool:
+    """True when a CJK or Hangul character is written in the pattern outside any [class]."""
+    outside_classes = re.sub(r"\[(?:\\.|[^\]])*\]", "", pattern.pattern)
+    return bool(_HAN_OR_HANGUL.search(outside_classes))
 
 
 def clean_org(raw: str) -> str:
