@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import imapbench  # noqa: E402
 import mailsets  # noqa: E402
-from triage.classifier import RECRUITER_LABELS, Model, load_model  # noqa: E402
+from triage.classifier import RECRUITER_LABELS, LinearModel, Model, load_predictor  # noqa: E402
 from triage.message import parse_message  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -87,7 +87,7 @@ def bogofilter_rate(db: Path, files: list[Path]) -> tuple[float, float]:
 
 
 # -- triage ----------------------------------------------------------------------------
-def in_process_rate(model: Model, files: list[Path]) -> tuple[float, float]:
+def in_process_rate(model: Model | LinearModel, files: list[Path]) -> tuple[float, float]:
     """(messages per second, recruiter-label share): read, parse and classify in batches."""
     started = time.perf_counter()
     labels = []
@@ -109,12 +109,15 @@ def classification_figures(work: Path) -> tuple[list[Figure], list[str]]:
     sets = {"corpus": mailsets.corpus_files(), "text": mailsets.write_text_set(work / "text"),
             "html": mailsets.write_html_set(work / "html")}
     db = train_bogofilter(work)
-    model = load_model(ROOT / "models")
+    model = load_predictor(ROOT / "models")  # what the runner and `triage classify` use
     os.sched_setaffinity(0, {0})
     goals = {"text": (2500, 0.5), "html": (1200, 0.4)}
     names = {"corpus": "the shipped corpus", "text": "real plain text (Debian changelogs)",
              "html": "real HTML documents as HTML-only mail"}
     figures, notes = [], []
+    if not isinstance(model, LinearModel):
+        notes.append("the compact model was not usable: the in-process figures are the scikit-learn "
+                     "pipeline's, not the runner's path.")
     for key, files in sets.items():
         in_process_rate(model, files[:200])  # warm up
         ours, shares, theirs, spam = [], [], [], []
@@ -183,6 +186,8 @@ def report(figures: list[Figure], notes: list[str], seconds: float) -> str:
              f"- Run: {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC, {seconds:.0f} s in all; "
              f"every figure on one core (`taskset -c 0`), min / median / max over the repeats "
              f"({REPEATS} for classification and polls; backfills {BACKFILL_REPEATS}).",
+             "- In-process figures load the model as the runner does (`load_predictor`: the compact "
+             "NumPy model, the same probabilities as the scikit-learn pipeline).",
              "- The machine is shared: wall-clock figures move with its load; compare a figure "
              "with its comparison from the same run, not across runs.", "",
              "| figure | triage (min / median / max) | comparison | comparison (min / median / max) "

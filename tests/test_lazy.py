@@ -99,3 +99,15 @@ def test_classify_batches_keep_file_order_and_match_one_by_one(tmp_path: Path, c
     got = [json.loads(line) for line in lines]
     assert [g["path"] for g in got] == [str(f) for f in files]
     assert [(g["label"], g["scores"]) for g in got] == [(p.label, p.scores) for p in alone]
+
+
+def test_classify_loads_neither_reply_templates_nor_scikit_learn(tmp_path: Path) -> None:
+    (tmp_path / "a.eml").write_bytes(b"From: a@b.example\r\nSubject: hi\r\n\r\nLunch on Friday?\r\n")
+    probe = ("import sys, contextlib, io\nimport triage.cli as c\n"
+             "with contextlib.redirect_stdout(io.StringIO()):\n"
+             f"    c.main(['classify', '--models', {str(ROOT / 'models')!r}, {str(tmp_path)!r}])\n"
+             "print(' '.join(sorted(sys.modules)))")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    loaded = set(out.stdout.split())
+    assert "triage.linear" in loaded  # it did classify
+    assert not loaded & {"triage.replies", "triage.patterns", "jinja2", "sklearn", "scipy"}, loaded

@@ -78,3 +78,62 @@ def test_fingerprint_prefers_message_id_and_falls_back_to_headers() -> None:
     c = b"From: a@b.example\r\nSubject: t\r\n\r\nx"
     assert fingerprint(parse_message(b), b) != fingerprint(parse_message(c), c)
     assert fingerprint(parse_message(b), b).startswith("sha:")
+
+
+def test_address_headers_parse_the_same_from_the_cache_and_beyond_its_size_limit() -> None:
+    from triage.message import MAX_CACHED_ADDRESS_CHARS
+    names = ", ".join(f"=?utf-8?q?P=C3=A9rson_{i}?= <p{i}@x.example>" for i in range(200))
+    assert len(names) > MAX_CACHED_ADDRESS_CHARS
+    raw = f"From: Eve <eve@x.example>\r\nTo: {names}\r\nCc: Bob <BOB@X.example>\r\n\r\nhi\r\n".encode()
+    first, again = parse_message(raw), parse_message(raw)
+    assert first == again
+    assert len(first.to) == 200 and first.to[7].name == "Pérson 7" and first.to[7].email == "p7@x.example"
+    assert first.cc[0].email == "bob@x.example" and first.sender and first.sender.name == "Eve"
+
+
+def test_url_patterns_and_link_counts_match_their_case_insensitive_forms() -> None:
+    import re
+
+    from triage import features, message
+    text = ("see HTTP://a.example, hTtPſ://b.example and WwW.c.example; http:/x www,y ſhttp://d "
+            "https//e Www.f\nHTTPS://g wwww.h ｗｗｗ.i")
+    slow = re.compile(r"https?://\S+|www\.\S+", re.I)
+    assert [m.span() for m in features._URL.finditer(text)] == [m.span() for m in slow.finditer(text)]
+    assert len(slow.findall(text)) >= 6
+    links = re.compile(r"https?://|www\.", re.I)
+    for sample in [text, text.upper(), "wwww.www.www.http://https://httpss://ſ://", "", "İ" * 5 + text]:
+        assert message._link_count(sample) == len(links.findall(sample)), sample
+
+
+def test_a_single_part_message_parses_as_the_standard_parser_parses_it() -> None:
+    import email
+    import email.policy
+    from pathlib import Path
+
+    from triage.message import _single_part
+    root = Path(__file__).resolve().parent.parent
+    raws = [p.read_bytes() for p in sorted([*(root / "training_data").rglob("*.eml"),
+                                             *(root / "eval_data").rglob("*.eml")])[::2]]
+    raws += [b"Subject: a\r\nFrom x\r\nFrom y\r\n\r\nbody\r\n", b"Subject: a\nX: b\n c\n\nbody\rline\r\n",
+             b"Subject: a\r\nnot a header\r\n\r\nbody", b"Subject: a\r\n", b"Subject: a\r\n\r\n",
+             b"\r\nbody only", b" continuation first\r\nSubject: a\r\n\r\nb", b"Subject: \xff\xfe\r\n\r\n\xc3\xa9",
+             b"Content-Type: multipart/mixed; boundary=x\r\n\r\n--x\r\n\r\na\r\n--x--\r\n",
+             b"Content-Type: message/rfc822\r\n\r\nSubject: inner\r\n\r\nb", b"Subject: a\rTo: b\r\rbody\r"]
+    fast = 0
+    for raw in raws:
+        full = email.message_from_bytes(raw, policy=email.policy.compat32)
+        single = _single_part(raw)
+        if single is None:
+            continue
+        fast += 1
+        assert single.items() == full.items() and single.get_payload() == full.get_payload(), raw[:300]
+        assert [type(d) for d in single.defects] == [type(d) for d in full.defects], raw[:300]
+        assert single.as_bytes() == full.as_bytes()
+        assert parse_message(raw) == parse_message(raw)
+    assert fast > len(raws) // 2
+    assert _single_part(raws[-3]) is None and _single_part(raws[-2]) is None  # parts: the full parser
+
+
+def test_the_html_text_budget_leaves_room_for_the_message_text() -> None:
+    from triage import htmltext, message
+    assert htmltext.MAX_HTML_TEXT_CHARS == 4 * message.MAX_TEXT_CHARS

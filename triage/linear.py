@@ -14,11 +14,11 @@ import json
 import math
 import re
 import unicodedata
-from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
 from .features import Features, to_features
+from .grams import CharLookup, Hits, WordLookup
 from .message import Message
 
 if TYPE_CHECKING:
@@ -27,7 +27,9 @@ if TYPE_CHECKING:
 COMPACT_FILE = "model.npz"
 FORMAT = 2
 CHAR_NGRAMS = (3, 4)
-_TOKEN = re.compile(r"\b\w\w+\b")  # the vectorizer's token pattern (Unicode words, 2+ chars)
+# The vectorizer's token pattern \b\w\w+\b (Unicode words, 2+ chars): the same tokens, since a
+# greedy \w\w+ takes whole words; a leading class lets the engine skip to a word character.
+_TOKEN = re.compile(r"\w\w+")
 
 
 class CompactError(ValueError):
@@ -36,9 +38,13 @@ class CompactError(ValueError):
 
 def terms(text: str) -> list[str]:
     """Words and word bigrams as the vectorizer counts them: lower-cased, accents removed."""
-    text = _strip_accents(text.lower())
-    tokens = _TOKEN.findall(text)
+    tokens = _tokens(text)
     return tokens + [f"{a} {b}" for a, b in zip(tokens, tokens[1:])]
+
+
+def _tokens(text: str) -> list[str]:
+    """The vectorizer's tokens: lower-cased, accents removed, words of two or more characters."""
+    return _TOKEN.findall(_strip_accents(text.lower()))
 
 
 def char_grams(text: str) -> list[str]:
@@ -63,13 +69,23 @@ def _strip_accents(text: str) -> str:
     """Decompose (NFKD) and drop combining marks, as the vectorizer's `strip_accents="unicode"`."""
     if text.isascii():
         return text
-    return _combining_marks().sub("", unicodedata.normalize("NFKD", text))
+    text = _combining_marks().sub("", unicodedata.normalize("NFKD", text))
+    if not text or max(text) < _ASTRAL:
+        return text
+    astral = {ch for ch in _ASTRAL_CHARS.findall(text) if unicodedata.combining(ch)}
+    return text.translate(dict.fromkeys(map(ord, astral))) if astral else text
+
+
+_ASTRAL = chr(0x10000)
+_ASTRAL_CHARS = re.compile("[\U00010000-\U0010ffff]")
 
 
 @functools.cache
 def _combining_marks() -> re.Pattern[str]:
-    """A character class of every code point with a non-zero combining class."""
-    marks = [chr(c) for c in range(0x300, 0x110000) if unicodedata.combining(chr(c))]
+    """A character class of every code point below U+10000 with a non-zero combining class (the
+    engine tests such a class with one table look-up; the few astral marks are looked up one by
+    one, only in text that has astral characters)."""
+    marks = [chr(c) for c in range(0x300, 0x10000) if unicodedata.combining(chr(c))]
     return re.compile("[" + "".join(re.escape(m) for m in marks) + "]")
 
 
@@ -119,14 +135,15 @@ class CompactModel:
         import numpy as np
         if int(arrays["format"][0]) != FORMAT:
             raise CompactError(f"compact model format {int(arrays['format'][0])} is not {FORMAT}")
-        self.index = {t: i for i, t in enumerate(_strings(arrays["vocabulary"]))}
+        vocabulary = _strings(arrays["vocabulary"])
+        self.words = WordLookup(vocabulary)
         self.idf = arrays["idf"]
         self.signal_names = _strings(arrays["signal_names"])
         self.signal_factor = arrays["signal_weights"] / arrays["signal_scale"]
-        self.char_index = {t: i for i, t in enumerate(_strings(arrays["char_vocabulary"]))}
+        self.chars = CharLookup(_strings(arrays["char_vocabulary"]))
         self.char_idf = arrays["char_idf"]
         self.char_chars = int(arrays["char_chars"][0])
-        words, signals = len(self.index), len(self.signal_names)
+        words, signals = len(vocabulary), len(self.signal_names)
         self.word_weights = arrays["weights"][:words]
         self.signal_weights = arrays["weights"][words:words + signals]
         self.char_weights = arrays["weights"][words + signals:]
@@ -153,40 +170,43 @@ class CompactModel:
     def probabilities(self, features: Sequence[Features]) -> tuple[np.ndarray, list[int]]:
         """(probability rows in `labels` order, known word terms per message)."""
         np = self.np
-        rows, known = [], []
-        for f in features:
-            decision, count = self._decision(f)
-            rows.append(decision)
-            known.append(count)
         folds, classes = self.a.shape
-        scores = np.array(rows).reshape(len(rows), folds, classes) if rows else np.zeros((0, folds, classes))
+        decisions, known = self._decisions(features)
+        scores = decisions.reshape(len(features), folds, classes)
         proba = 1.0 / (1.0 + np.exp(self.a * scores + self.b))
         total = proba.sum(axis=2, keepdims=True)
         proba = np.divide(proba, total, out=np.full_like(proba, 1.0 / classes), where=total != 0)
         proba[(proba > 1.0) & (proba <= 1.0 + 1e-5)] = 1.0
         return proba.mean(axis=1), known
 
-    def _decision(self, f: Features) -> tuple[np.ndarray, int]:
+    def _decisions(self, features: Sequence[Features]) -> tuple[np.ndarray, list[int]]:
+        """(the linear decision of every fold and class, known word terms), a row per message."""
         np = self.np
-        decision = self.intercepts.copy()
-        known = self._add_tfidf(decision, terms(f.text), self.index, self.idf, self.word_weights)
-        self._add_tfidf(decision, char_grams(f.text[:self.char_chars]), self.char_index,
-                        self.char_idf, self.char_weights)
-        signals = np.array([float(f.signals.get(name, 0.0)) for name in self.signal_names])
-        decision += (signals * self.signal_factor) @ self.signal_weights
-        return decision, known
+        count = len(features)
+        words, known = self._tfidf(count, self.words.hits([_tokens(f.text) for f in features]),
+                                   self.idf, self.word_weights)
+        chars, _ = self._tfidf(count, self.chars.hits([f.text[:self.char_chars] for f in features],
+                                                      char_grams), self.char_idf, self.char_weights)
+        signals = np.array([[float(f.signals.get(name, 0.0)) for name in self.signal_names]
+                            for f in features]).reshape(count, len(self.signal_names))
+        decisions = self.intercepts + words + chars + (signals * self.signal_factor) @ self.signal_weights
+        return decisions, [int(k) for k in known]
 
-    def _add_tfidf(self, decision: np.ndarray, grams: list[str], index: dict[str, int],
-                   idf: np.ndarray, weights: np.ndarray) -> int:
-        """Add the weighted, L2-normalised sublinear TF-IDF of `grams`; how many were known."""
+    def _tfidf(self, count: int, hits: Hits, idf: np.ndarray,
+               weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(the weighted, L2-normalised sublinear TF-IDF of each message's known n-grams, how
+        many distinct n-grams each message has)."""
         np = self.np
-        known = [(index[t], c) for t, c in Counter(grams).items() if t in index]
-        if known:
-            idx = np.array([i for i, _ in known], dtype=np.intp)
-            values = np.array([1.0 + math.log(c) for _, c in known]) * idf[idx]
-            values /= math.sqrt(float(values @ values))
-            decision += values @ weights[idx]
-        return len(known)
+        messages, columns = hits
+        pairs, counts = np.unique(messages * len(idf) + columns, return_counts=True)
+        messages, columns = np.divmod(pairs, len(idf))
+        values = (1.0 + np.log(counts)) * idf[columns]
+        values /= np.sqrt(np.bincount(messages, values * values, minlength=count))[messages]
+        out = np.zeros((count, weights.shape[1]))
+        starts = np.flatnonzero(np.r_[True, messages[1:] != messages[:-1]]).tolist() if len(pairs) else []
+        for start, end in zip(starts, starts[1:] + [len(pairs)]):  # a product per message: in cache
+            out[messages[start]] = values[start:end] @ weights[columns[start:end]]
+        return out, np.bincount(messages, minlength=count)
 
     def predict_rows(self, messages: Sequence[Message]) -> tuple[np.ndarray, list[int]]:
         return self.probabilities([to_features(m) for m in messages])

@@ -18,7 +18,6 @@ from ..locations import (choose_model, shipped_model_dir,
                         user_model_dir)
 from ..ledger import corrections_dir
 from ..message import Message, ParseError, parse_message
-from ..replies import preview, template_environment
 from ..progress import Items, Stages, on_terminal
 from ..training import TrainingError, rollback, train
 from .common import (EXIT_FAILED, EXIT_OK, EXIT_USAGE, _eml_files, _model_dir_from_default_config,
@@ -76,6 +75,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
 
 def cmd_draft(args: argparse.Namespace) -> int:
+    from ..replies import preview, template_environment  # templates and patterns: 80 ms, drafts only
     me, templates = _draft_identity(args.config, args.account)
     try:
         raw = args.path.read_bytes()
