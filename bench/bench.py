@@ -163,6 +163,10 @@ def imap_figures() -> list[Figure]:
                               "≥ 1,500 msg/s, same at 20,000",
                               statistics.median(r[f"backfill/{n}"]) >= 1500
                               and min(backfills) >= 0.9 * max(backfills)))
+    n = imapbench.LABELS_ONLY_SIZE
+    figures.append(Figure(f"first backfill, {n:,} messages, labels only (`[drafts] enabled = false`)",
+                          "msg/s", r[f"labelsonly/{n}"], "raw imapclient FETCH BODY.PEEK[]",
+                          r[f"fetch/{n}"], "— (shows what drafting costs)", None))
     peaks = [max(r[f"memory/{n}"]) for n in SIZES if n >= 5000]
     for n in (n for n in SIZES if n >= 5000):
         figures.append(Figure(f"peak memory, {n:,} backfill", "MB", r[f"memory/{n}"], "—", [],
