@@ -244,3 +244,27 @@ def test_a_hard_wrapped_quoted_paragraph_is_rejoined_and_short_lines_are_kept() 
         "while, and your name came up again last week when a client asked me.",
         "", "Best,", "Tom Whitaker", "Harbour Talent", "- one", "- two"]
     assert {line.depth for line in lines} == {1}
+
+
+def test_drafts_is_read_once_per_run_not_searched_per_draft(config, tmp_path) -> None:
+    """A header SEARCH of Drafts per draft reads every draft each time (quadratic over a long
+    backfill); the folder's Message-IDs are read once, and a draft already there is still found."""
+    box = FakeMailbox()
+    for n in range(1, 7):
+        box.deliver(mail(n, "targeted"))
+    old_id = draft_message_ids("mid:<m1@agency.example.org>", ME)[1]
+    box.deliver(f"Message-ID: {old_id}\r\nSubject: old draft\r\n\r\nhi\r\n".encode(), "Drafts",
+                ("\\Draft",))
+    read: list[str | None] = []
+    real_ids = box.message_ids
+
+    def message_ids(uids):  # type: ignore[no-untyped-def]
+        read.append(box.selected)
+        return real_ids(uids)
+
+    box.message_ids = message_ids  # type: ignore[method-assign]
+    box.find_by_message_id = lambda *_: pytest.fail("searched Drafts for one draft")  # type: ignore[method-assign]
+    with Ledger(tmp_path / "l.sqlite") as ledger:
+        tally = runner(config, box, ledger).run()
+    assert tally.drafts == 5 and len(box.folders["Drafts"].messages) == 6, "the old one is found"
+    assert read.count("Drafts") == 1

@@ -11,6 +11,7 @@ connection propagates, so the run retries on a new one and nothing is recorded t
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Sequence
 
@@ -23,6 +24,8 @@ if TYPE_CHECKING:
     from .replies import Reply
 
 log = logging.getLogger(__name__)
+DRAFTS_INDEX_CHUNK = 5000  # Message-IDs fetched per command when Drafts is read
+_MSG_ID = re.compile(r"<[^<>\s]{1,250}>")
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,7 @@ class Applier:
         self.mbox, self.ledger = mbox, ledger
         self.configured_drafts = drafts_folder
         self._drafts: str | None = None
+        self._in_drafts: dict[str, int] | None = None  # Message-ID → UID in Drafts, read once
 
     def apply(self, state: FolderState, plans: list[Plan]) -> Applied:
         """Drafts, then markers on the re-selected source folder, then one ledger commit."""
@@ -107,14 +111,32 @@ class Applier:
             return None
         folder = self._drafts or self.mbox.drafts_folder(self.configured_drafts)
         self._drafts = folder
-        existing = self.mbox.find_by_message_id(folder, list(reply.known_ids))
+        existing = self._found_in_drafts(folder, reply.known_ids)
         uid = existing[0] if existing else self.mbox.append_draft(folder, reply.raw, DRAFT_KEYWORD)
+        if uid and self._in_drafts is not None:
+            self._in_drafts[reply.message_id] = uid
         message = item.message
         details = reply.details
         log.info("UID %d: draft %s in %s", item.uid, "found" if existing else "added", folder)
         return Made(reply.message_id, item.fingerprint, folder, uid,
                     message.subject if message else "", details.first_name or reply.to,
                     details.company, label, appended=not existing)
+
+    def _found_in_drafts(self, folder: str, message_ids: Sequence[str]) -> list[int]:
+        """UIDs in Drafts with one of these Message-IDs (a draft appended by a run killed before
+        recording it). The folder's Message-IDs are read once per run, a FETCH per 5,000
+        drafts: a header SEARCH per draft read every draft each time, quadratic in a backfill."""
+        if self._in_drafts is None:
+            if self.mbox.selected != folder:
+                self.mbox.select(folder, readonly=True)
+            uids = self.mbox.new_uids(0, None)
+            index: dict[str, int] = {}
+            for start in range(0, len(uids), DRAFTS_INDEX_CHUNK):
+                for uid, header in self.mbox.message_ids(uids[start:start + DRAFTS_INDEX_CHUNK]).items():
+                    for message_id in _MSG_ID.findall(header):
+                        index.setdefault(message_id, uid)
+            self._in_drafts = index
+        return sorted({self._in_drafts[m] for m in message_ids if m in self._in_drafts})
 
     # -- markers -----------------------------------------------------------------------
     def _reselect(self, state: FolderState) -> None:
