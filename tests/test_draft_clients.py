@@ -258,7 +258,7 @@ def test_drafts_is_read_once_per_run_not_searched_per_draft(config, tmp_path) ->
     read: list[str | None] = []
     real_ids = box.message_ids
 
-    def message_ids(uids):  # type: ignore[no-untyped-def]
+    def message_ids(uids):
         read.append(box.selected)
         return real_ids(uids)
 
