@@ -218,8 +218,9 @@ def _plain_groups(text: str) -> str:
     return "".join(out)
 
 
-def _closing(text: str, start: int) -> int:
-    """Index of the parenthesis that closes the one at `start`."""
+def _skeleton(text: str, start: int = 0) -> Iterator[tuple[int, str, int]]:
+    """(index, character, parenthesis depth after it) of each character of `text` from
+    `start` that is neither escaped nor inside a [class]: the structure of a pattern."""
     depth, escaped, in_class = 0, False, False
     for i in range(start, len(text)):
         ch = text[i]
@@ -231,32 +232,24 @@ def _closing(text: str, start: int) -> int:
             in_class = ch != "]"
         elif ch == "[":
             in_class = True
-        elif ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-            if depth == 0:
-                return i
+        else:
+            depth += (ch == "(") - (ch == ")")
+            yield i, ch, depth
+
+
+def _closing(text: str, start: int) -> int:
+    """Index of the parenthesis that closes the one at `start`."""
+    for i, ch, depth in _skeleton(text, start):
+        if ch == ")" and depth == 0:
+            return i
     raise Unfactorable("unbalanced parentheses")
 
 
 def _alternatives(text: str) -> list[str]:
     """`text` split at its top-level `|`."""
-    parts, depth, escaped, in_class, start = [], 0, False, False, 0
-    for i, ch in enumerate(text):
-        if escaped:
-            escaped = False
-        elif ch == "\\":
-            escaped = True
-        elif in_class:
-            in_class = ch != "]"
-        elif ch == "[":
-            in_class = True
-        elif ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-        elif ch == "|" and depth == 0:
+    parts, start, depth = [], 0, 0
+    for i, ch, depth in _skeleton(text):
+        if ch == "|" and depth == 0:
             parts.append(text[start:i])
             start = i + 1
     if depth:
