@@ -162,26 +162,3 @@ def _close(s: socket.socket) -> None:
     except OSError:
         pass
     s.close()
-
-
-class SilentServer:
-    """Accepts connections and never says a word (a hung server)."""
-
-    def __init__(self) -> None:
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self.port = int(self._listener.getsockname()[1])
-        self._held: list[socket.socket] = []
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                conn, _ = self._listener.accept()
-            except OSError:
-                return
-            self._held.append(conn)
-
-    def close(self) -> None:
-        self._listener.close()
-        for s in self._held:
-            _close(s)

@@ -16,6 +16,8 @@ import threading
 import time
 from typing import Iterable, Iterator
 
+from listeners import Listener
+
 Chunks = Iterable[bytes]
 _COMMAND = re.compile(rb"^(?P<tag>\S+) (?:UID )?(?P<name>[A-Za-z]+)(?: (?P<args>.*))?$", re.S)
 _LITERAL = re.compile(rb"\{(\d+)\+?\}$")
@@ -155,33 +157,23 @@ class Script:
                 self.sent += len(chunk)
 
 
-class HostileServer:
+class HostileServer(Listener):
     """Listens on 127.0.0.1:port and serves every connection with `script` in a thread."""
 
     def __init__(self, script: Script) -> None:
         self.script = script
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self.port = int(self._listener.getsockname()[1])
-        self._conns: list[socket.socket] = []
-        threading.Thread(target=self._accept, daemon=True).start()
+        super().__init__()
 
-    def _accept(self) -> None:
-        while True:
-            try:
-                conn, _ = self._listener.accept()
-            except OSError:
-                return
-            self._conns.append(conn)
-            threading.Thread(target=self.script.serve, args=(conn,), daemon=True).start()
+    def serve(self, conn: socket.socket) -> None:
+        self.script.serve(conn)
 
     def close(self) -> None:
-        self._listener.close()
-        for conn in self._conns:
+        for conn in self.open:  # the client sees the line end at once, not at its timeout
             try:
                 conn.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
-            conn.close()
+        super().close()
 
     def __enter__(self) -> HostileServer:
         return self

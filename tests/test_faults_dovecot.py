@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 from conftest import PASSWORD_ENV, Account
-from faultproxy import FaultProxy, Rule, SilentServer
+from faultproxy import FaultProxy, Rule
+from listeners import Listener
 from servers import PASSWORD
 from triage.cli import main
 
@@ -200,7 +201,7 @@ def test_uid_renumbering_processes_nothing_twice_and_skips_nothing(
 
 def test_a_server_that_never_speaks_times_out_with_a_clear_error(dovecot_account: Account,
                                                                  capsys) -> None:
-    silent = SilentServer()
+    silent = Listener()  # accepts and never says a word
     started = time.monotonic()
     try:
         code = main(["run", "--config", str(dovecot_account.config(

@@ -11,12 +11,12 @@ connection propagates, so the run retries on a new one and nothing is recorded t
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Sequence
 
 from .ledger import FAILED, DraftRecord, Ledger
 from .mailstore import FolderError, FolderState, MailStore, ProtocolError, ValidityChanged
+from .message import valid_message_ids
 from .plan import FAILURE, RECOGNISED, Action, Draft, Item, Label, Move, Plan, Record, Unlabel
 from .compose import DRAFT_KEYWORD
 
@@ -25,7 +25,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 DRAFTS_INDEX_CHUNK = 5000  # Message-IDs fetched per command when Drafts is read
-_MSG_ID = re.compile(r"<[^<>\s]{1,250}>")
 
 
 @dataclass(frozen=True)
@@ -133,7 +132,7 @@ class Applier:
             index: dict[str, int] = {}
             for start in range(0, len(uids), DRAFTS_INDEX_CHUNK):
                 for uid, header in self.mbox.message_ids(uids[start:start + DRAFTS_INDEX_CHUNK]).items():
-                    for message_id in _MSG_ID.findall(header):
+                    for message_id in valid_message_ids(header):
                         index.setdefault(message_id, uid)
             self._in_drafts = index
         return sorted({self._in_drafts[m] for m in message_ids if m in self._in_drafts})

@@ -20,6 +20,8 @@ from .common import (EXIT_AUTH, EXIT_CODES, EXIT_FAILED, EXIT_MODEL, EXIT_REFUSE
                      EXIT_USAGE, _date, _days, _reader_gone, fail, setup_logging)
 
 log = logging.getLogger("triage")
+MODELS_HELP = ("model folder; it must be trusted, a model file is code (default: yours if "
+               "`triage train` made one, else the shipped one)")
 
 
 def _command(module: str, name: str) -> Callable[[argparse.Namespace], int]:
@@ -89,7 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--account", help="only this account (default: all)")
         return p
 
-    p = command("run", _command("mailcmds", "cmd_run"), "Fetch new mail once, classify, label, draft, record; one summary "
+    p = command("run", _command("mailcmds", "cmd_run"),
+                "Fetch new mail once, classify, label, draft, record; one summary "
                 "line per account.", account=True)
     p.add_argument("--dry-run", action="store_true",
                    help="print the plan a real run would carry out; change nothing")
@@ -100,7 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="print the summary only when something was processed or failed")
     p.add_argument("--json", action="store_true",
                    help="one JSON object per account (with the plan of a dry run) on stdout")
-    p = command("watch", _command("mailcmds", "cmd_watch"), "Stay connected to every account and folder (a connection "
+    p = command("watch", _command("mailcmds", "cmd_watch"),
+                "Stay connected to every account and folder (a connection "
                 "each): process new mail as it arrives (IMAP IDLE, or NOOP polling), reconnect "
                 "after drops, stop cleanly on SIGTERM/SIGINT.", account=True)
     p.add_argument("--interval", type=float, default=600,
@@ -108,21 +112,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-backoff", type=float, default=60,
                    help="longest wait between reconnection attempts (s, default 60)")
     p.add_argument("-q", "--quiet", action="store_true", help="summaries only when work was done")
-    p = command("classify", _command("filecmds", "cmd_classify"), "Classify .eml files or folders of them (recursive), "
-                "no server needed.")
+    p = command("classify", _command("filecmds", "cmd_classify"),
+                "Classify .eml files or folders of them (recursive), no server needed.")
     p.add_argument("paths", nargs="+", type=Path, metavar="PATH")
     p.add_argument("--json", action="store_true", help="JSON Lines with scores")
-    p.add_argument("--models", type=Path, default=None,
-                   help="model folder; it must be trusted, a model file is code (default: yours if "
-                        "`triage train` made one, else the shipped one)")
-    p = command("explain", _command("filecmds", "cmd_explain"), "Show why a message gets its label: probabilities and the "
-                "words and signals that pushed it.")
+    p.add_argument("--models", type=Path, default=None, help=MODELS_HELP)
+    p = command("explain", _command("filecmds", "cmd_explain"),
+                "Show why a message gets its label: probabilities and the words and signals that "
+                "pushed it.")
     p.add_argument("path", type=Path, metavar="FILE.eml")
-    p.add_argument("--models", type=Path, default=None,
-                   help="model folder; it must be trusted, a model file is code (default: yours if "
-                        "`triage train` made one, else the shipped one)")
-    p = command("draft", _command("filecmds", "cmd_draft"), "Show the reply triage would draft for a message, no server "
-                "needed: language, recruiter's first name, company and role with confidences.")
+    p.add_argument("--models", type=Path, default=None, help=MODELS_HELP)
+    p = command("draft", _command("filecmds", "cmd_draft"),
+                "Show the reply triage would draft for a message, no server needed: language, "
+                "recruiter's first name, company and role with confidences.")
     p.add_argument("path", type=Path, metavar="FILE.eml")
     p.add_argument("--json", action="store_true", help="one JSON object with the extracted fields")
     p.add_argument("--config", type=Path, default=None,
@@ -130,7 +132,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--account", help="draft as this account's identity (default: the first)")
     p.add_argument("--label", choices=("targeted", "referral"), default="targeted",
                    help="draft as for this label (default: targeted)")
-    p = command("train", _command("filecmds", "cmd_train"), "Train your model from the shipped corpus plus your "
+    p = command("train", _command("filecmds", "cmd_train"),
+                "Train your model from the shipped corpus plus your "
                 "corrections, gate it against your current one, and write it to your data folder "
                 f"({user_model_dir()}), where every command prefers it to the shipped model.")
     p.add_argument("--data", type=Path, default=shipped_corpus_dir(),
@@ -149,7 +152,8 @@ def build_parser() -> argparse.ArgumentParser:
                         f"(default: {default_config_path()}, when it exists)")
     p.add_argument("--no-corrections", action="store_true",
                    help="train on the shipped corpus only, without your corrections")
-    p = command("learn", _command("mailcmds", "cmd_learn"), "Harvest your corrections now: mail you moved into a "
+    p = command("learn", _command("mailcmds", "cmd_learn"),
+                "Harvest your corrections now: mail you moved into a "
                 "correction folder (Triage/<label>) or whose triage keyword you changed. "
                 "`triage run` does this too; `triage train` learns from them.", account=True)
     p.add_argument("--create-folders", action="store_true",
@@ -158,10 +162,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--forget", metavar="MESSAGE-ID", default=None,
                    help="undo the correction of this message (its Message-ID as --list shows "
                         "it): removed from the store, not learned by the next training")
-    p = command("log", _command("ledgercmds", "cmd_log"), "Show recent decisions from the ledger.", account=True)
+    p = command("log", _command("ledgercmds", "cmd_log"),
+                "Show recent decisions from the ledger.", account=True)
     p.add_argument("-n", type=int, default=20, help="how many (default 20)")
     p.add_argument("--json", action="store_true", help="JSON Lines, one decision per line")
-    p = command("report", _command("ledgercmds", "cmd_report"), "What triage decided in the last N days and what you made "
+    p = command("report", _command("ledgercmds", "cmd_report"),
+                "What triage decided in the last N days and what you made "
                 "of it: corrections per label, drafts sent, deleted or waiting, and whether the "
                 "evidence supports turning on moves.", account=True)
     p.add_argument("--days", type=_days, default=30, help="how far back (default 30)")
@@ -170,13 +176,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also write a self-contained HTML page with figures to FILE")
     p.add_argument("--no-server", action="store_true",
                    help="do not connect: draft outcomes are reported as unknown")
-    p = command("drafts", _command("ledgercmds", "cmd_drafts"), "List recent drafted replies.", account=True)
+    p = command("drafts", _command("ledgercmds", "cmd_drafts"),
+                "List recent drafted replies.", account=True)
     p.add_argument("-n", type=int, default=20, help="how many (default 20)")
     p.add_argument("--json", action="store_true", help="JSON Lines, one draft per line")
-    p = command("doctor", _command("mailcmds", "cmd_doctor"), "Check config, password source, connection, login, "
+    p = command("doctor", _command("mailcmds", "cmd_doctor"),
+                "Check config, password source, connection, login, "
                 "capabilities and folders, and say what is wrong.", account=True)
     p.add_argument("--json", action="store_true", help="JSON Lines, one check per line")
-    p = command("init", _command("filecmds", "cmd_init"), "Write a commented config file to start from.")
+    p = command("init", _command("filecmds", "cmd_init"),
+                "Write a commented config file to start from.")
     p.add_argument("--config", type=Path, default=None,
                    help=f"where to write it (default: {default_config_path()})")
     return parser
